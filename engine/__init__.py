@@ -1,0 +1,1 @@
+"""Crawlplane's crawl engine: the Scrapy project that runs inside every crawl process."""

@@ -1,0 +1,168 @@
+"""The store recorder: writes a run's pages, DownloadInfo, bodies and items, in batches.
+
+A Scrapy extension, on only when the crawl belongs to a stored run (`CRAWLPLANE_RUN_ID`).
+Rows are buffered and written in one transaction per flush, off the reactor thread, every
+`CRAWLPLANE_FLUSH_INTERVAL` seconds or `CRAWLPLANE_FLUSH_ROWS` rows; the flush also writes
+the run's progress and notices a cancel requested through the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import reactor, task, threads
+from twisted.internet.defer import Deferred, inlineCallbacks
+
+from engine.signals import page_finished
+from engine.store import Row, Store, store_url
+
+logger = logging.getLogger(__name__)
+
+
+def run_status(reason: str, cancel_requested: bool) -> tuple[str, str | None]:
+    """A run's final status and error from Scrapy's close reason."""
+    if cancel_requested or reason == "cancelled":
+        return "cancelled", None
+    if reason == "finished" or reason.startswith("closespider_"):
+        return "completed", None
+    if reason == "shutdown":
+        return "error", "the crawl process was shut down before the crawl finished"
+    return "error", f"the crawl ended with reason {reason!r}"
+
+
+class StoreRecorder:
+    def __init__(self, crawler: Crawler, store: Store, run_id: str, task_id: str):
+        self.crawler = crawler
+        self.store = store
+        self.run_id = run_id
+        self.task_id = task_id
+        self.keep_bodies = crawler.settings.getbool("CRAWLPLANE_STORE_BODIES")
+        self.flush_rows = crawler.settings.getint("CRAWLPLANE_FLUSH_ROWS")
+        self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
+        self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
+                                              "item_rows": []}
+        self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
+        self.flushing: Deferred[None] | None = None
+        self.loop = task.LoopingCall(self.flush)
+        for handler, signal in (
+            (self.spider_opened, signals.spider_opened),
+            (self.spider_closed, signals.spider_closed),
+            (self.item_scraped, signals.item_scraped),
+            (self.page_finished, page_finished),
+        ):
+            crawler.signals.connect(handler, signal=signal)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreRecorder:
+        settings = crawler.settings
+        run_id = settings.get("CRAWLPLANE_RUN_ID")
+        if not run_id:
+            raise NotConfigured("not a stored run")
+        url = store_url(settings.get("CRAWLPLANE_STORE_URL"), settings.get("CRAWLPLANE_DATA_DIR"))
+        return cls(crawler, Store(url), run_id, settings.get("CRAWLPLANE_TASK_ID"))
+
+    def spider_opened(self, spider: Spider) -> None:
+        started = self.store.update_run(
+            self.run_id, only_if=("queued",), status="running", started_at=time.time(),
+            heartbeat_at=time.time(),
+        )
+        if not started:  # cancelled (or deleted) before this process got to it
+            reactor.callLater(0, self._close, "cancelled")
+            return
+        self.loop.start(self.interval, now=False)
+
+    def _close(self, reason: str) -> None:
+        engine = self.crawler.engine
+        if engine is not None and engine.running:
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    def page_finished(self, page: Row, attempts: list[dict[str, Any]],
+                      response: Response | None) -> None:
+        self.buffers["page_rows"].append({**page, "task_id": self.task_id, "run_id": self.run_id})
+        self.buffers["info_rows"].extend(
+            {"page_id": page["id"], "attempt": i, "info": info} for i, info in enumerate(attempts)
+        )
+        self.counts["pages"] += 1
+        self.counts["requests"] += sum(1 for a in attempts if a["IsSuccess"])
+        if not (attempts and attempts[-1]["IsSuccess"]):
+            self.counts["failed"] += 1
+        if self.keep_bodies and isinstance(response, TextResponse):
+            self.buffers["body_rows"].append({
+                "page_id": page["id"],
+                "url": response.url,
+                "encoding": response.encoding,
+                "etag": _header(response, b"ETag"),
+                "last_modified": _header(response, b"Last-Modified"),
+                "body": zlib.compress(response.body, 6),
+            })
+        self._maybe_flush()
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        self.buffers["item_rows"].append(
+            {"run_id": self.run_id, "task_id": self.task_id, "data": dict(item)}
+        )
+        self.counts["items"] += 1
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if sum(len(rows) for rows in self.buffers.values()) >= self.flush_rows:
+            self.flush()
+
+    def _take(self) -> dict[str, Any]:
+        batch: dict[str, Any] = dict(self.buffers)
+        self.buffers = {name: [] for name in self.buffers}
+        spider = self.crawler.spider
+        queued = max(0, getattr(spider, "pages_requested", 0) - self.counts["pages"])
+        batch["progress"] = {**self.counts, "queued": queued, "heartbeat_at": time.time()}
+        batch["run_id"] = self.run_id
+        return batch
+
+    def flush(self) -> Deferred[None] | None:
+        """Write what is buffered in a thread; one flush at a time, the next tick takes the rest."""
+        if self.flushing is not None:
+            return self.flushing
+        self.flushing = threads.deferToThread(self._write, self._take())
+        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value))
+        self.flushing.addBoth(self._flushed)
+        return self.flushing
+
+    def _write(self, batch: dict[str, Any]) -> bool:
+        self.store.write_batch(**batch)
+        run = self.store.get_run(self.run_id)
+        return bool(run is None or run["cancel_requested"])
+
+    def _flushed(self, cancel: bool | None) -> None:
+        self.flushing = None
+        if cancel:
+            logger.info("cancel requested through the store; closing the crawl")
+            self._close("cancelled")
+
+    @inlineCallbacks
+    def spider_closed(self, spider: Spider, reason: str) -> Any:
+        if self.loop.running:
+            self.loop.stop()
+        if self.flushing is not None:
+            yield self.flushing
+        batch = self._take()
+        run = self.store.get_run(self.run_id)
+        # A run cancelled or deleted by the API meanwhile keeps its data and its status.
+        if run is not None and run["status"] in ("queued", "running"):
+            status, error = run_status(reason, run["cancel_requested"])
+            batch["progress"].update(status=status, error=error, ended_at=time.time())
+        try:
+            yield threads.deferToThread(self.store.write_batch, **batch)
+        finally:
+            self.store.close()
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

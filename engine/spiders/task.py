@@ -1,0 +1,165 @@
+"""The generic `task` spider: crawls and extracts what a scheme describes.
+
+    scrapy crawl task -a scheme=scheme.json -O out.csv      # no server needed
+    scrapy crawl task -a task_id=t_...                      # a stored task, recorded in the store
+
+`scheme` is a path or inline JSON. With `task_id`, the run is `run_id` when given (the
+launcher's queued run), or a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
+
+from engine.details import DetailJoin
+from engine.extraction import extract_fields, extract_items, extract_links
+from engine.ids import new_id
+from engine.pages import DEPTH, PAGE_ID, PARENT_ID
+from engine.scheme import Scheme, parse_scheme
+from engine.store import Store, store_url
+from engine.task_settings import apply_scheme
+
+FOLLOW_DEPTH = "cp_follow_depth"
+PAGE_NO = "cp_page_no"
+
+
+def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
+                run_id: str | None) -> tuple[Scheme, str | None]:
+    """The scheme from a file, inline JSON or the store; and the stored run to record into."""
+    if scheme is not None:
+        text = scheme if scheme.lstrip().startswith("{") else Path(scheme).read_text("utf-8")
+        return parse_scheme(text), run_id
+    if task_id is None:
+        raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
+    settings = crawler.settings
+    store = Store(store_url(settings.get("CRAWLPLANE_STORE_URL"),
+                            settings.get("CRAWLPLANE_DATA_DIR")))
+    try:
+        task = store.get_task(task_id)
+        if task is None:
+            raise ValueError(f"task {task_id} not found in {store.url}")
+        if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
+            run_id = store.queue_run(task_id)["id"]
+        return parse_scheme(task["scheme"]), run_id
+    finally:
+        store.close()
+
+
+class TaskSpider(Spider):
+    name = "task"
+
+    def __init__(self, scheme: Scheme, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.scheme = scheme
+        self.details = DetailJoin()
+        self.seen: set[str] = set()
+        self.pages_requested = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TaskSpider:
+        task_id = kwargs.pop("task_id", None)
+        scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
+                                     kwargs.pop("run_id", None))
+        apply_scheme(crawler.settings, scheme)
+        if run_id:
+            crawler.settings.set("CRAWLPLANE_TASK_ID", task_id, priority="spider")
+            crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
+        spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
+        assert isinstance(spider, TaskSpider)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.scheme.start_urls:
+            request = self._request(url, parent=None, depth=0, follow_depth=0, page_no=1)
+            if request is not None:
+                yield request
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _request(self, url: str, parent: Response | None, depth: int, follow_depth: int,
+                 page_no: int, detail: bool = False) -> Request | None:
+        """A new download task, unless its URL was seen or the page budget is spent."""
+        key = ("detail " if detail else "") + canonicalize_url(url)
+        if key in self.seen or self.pages_requested >= self.scheme.limits.max_pages:
+            return None
+        self.seen.add(key)
+        self.pages_requested += 1
+        meta = {
+            PAGE_ID: new_id("p"),
+            PARENT_ID: parent.meta.get(PAGE_ID) if parent is not None else None,
+            DEPTH: depth,
+            FOLLOW_DEPTH: follow_depth,
+            PAGE_NO: page_no,
+            "cp_created_at": time.time(),
+        }
+        if detail:
+            return Request(url, callback=self.parse_detail, errback=self.detail_failed,
+                           meta=meta, dont_filter=True)
+        return Request(url, callback=self.parse, meta=meta, dont_filter=True)
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            self.logger.info("not HTML or XML, nothing to extract: %s", response.url)
+            return
+        meta = response.meta
+        for item, links in extract_items(response.selector, self.scheme.item, response.url):
+            ready, urls = self.details.add(item, links)
+            for url in urls:
+                request = self._request(url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],
+                                        1, detail=True)
+                if request is None:  # over budget: the item gets the link without details
+                    yield from self.details.resolve(url, None)
+                else:
+                    yield request
+            if ready:
+                yield item
+        yield from self._next_pages(response)
+
+    def _next_pages(self, response: Response) -> Iterator[Request]:
+        meta, page = response.meta, response.selector
+        if self.scheme.paginate and meta[PAGE_NO] < self.scheme.paginate.max_pages:
+            for url in extract_links(page, self.scheme.paginate.selector, response.url):
+                request = self._request(url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],
+                                        meta[PAGE_NO] + 1)
+                if request is not None:
+                    yield request
+        for rule in self.scheme.follow:
+            if meta[FOLLOW_DEPTH] >= rule.max_depth:
+                continue
+            for url in extract_links(page, rule.selector, response.url):
+                request = self._request(url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH] + 1, 1)
+                if request is not None:
+                    yield request
+
+    def parse_detail(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        url = response.meta.get("redirect_urls", [response.url])[0]
+        values = None
+        if isinstance(response, TextResponse):
+            values = {}
+            for rule in self.details.waiting_rules(url):
+                assert rule.follow is not None
+                fields, _ = extract_fields(response.selector, rule.follow.fields, response.url)
+                values[rule.name] = {"url": url, **fields}
+        yield from self.details.resolve(url, values)
+
+    def detail_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        self.logger.info("detail page failed, its fields stay empty: %s (%s)", url, failure.value)
+        yield from self.details.resolve(url, None)
+
+    def closed(self, reason: str) -> None:
+        if self.details:
+            self.logger.warning("%d detail pages were still pending when the crawl closed (%s)",
+                                len(self.details), reason)

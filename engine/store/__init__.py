@@ -1,0 +1,11 @@
+"""Persistence shared by the control API and crawl processes (see `store.py`)."""
+
+from engine.store.store import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Row,
+    Store,
+    store_url,
+)
+
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]

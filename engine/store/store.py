@@ -1,0 +1,228 @@
+"""The store: the single source of truth shared by the API and every crawl process.
+
+Synchronous SQLAlchemy Core; the API calls it from a thread pool, crawl processes call it from
+their own batching recorder. SQLite (WAL) by default, PostgreSQL by URL, one code path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from engine.ids import new_id
+from engine.store.tables import (
+    download_infos,
+    items,
+    metadata,
+    page_bodies,
+    pages,
+    runs,
+    tasks,
+)
+
+Row = dict[str, Any]
+ACTIVE_STATUSES = ("queued", "running")
+TERMINAL_STATUSES = ("completed", "cancelled", "error")
+
+
+def store_url(url: str | None, data_dir: str | Path) -> str:
+    """The SQLAlchemy URL for a store setting: SQLite in the data directory when unset."""
+    if not url:
+        path = Path(data_dir).expanduser().resolve() / "crawlplane.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def begin(self) -> Any:
+        return self.engine.begin()
+
+    # -- tasks and runs ---------------------------------------------------------------------
+
+    def get_task(self, task_id: str, tenant_id: str | None = None) -> Row | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if tenant_id is not None:
+            query = query.where(tasks.c.tenant_id == tenant_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def create_task(
+        self,
+        tenant_id: str,
+        scheme: Mapping[str, Any],
+        payload_id: str,
+        *,
+        run: bool = True,
+        kind: str = "crawl",
+        **fields: Any,
+    ) -> tuple[Row, Row | None]:
+        """Insert a task, and its first queued run when `run`, in one transaction."""
+        now = time.time()
+        task: Row = {
+            "id": new_id("t"),
+            "tenant_id": tenant_id,
+            "kind": kind,
+            "scheme": dict(scheme),
+            "payload_id": payload_id,
+            "collected": False,
+            "created_at": now,
+            "updated_at": now,
+            "run_id": None,
+            **fields,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(tasks).values(**task))
+            queued = self._queue_run(conn, task["id"]) if run else None
+        if queued:
+            task["run_id"] = queued["id"]
+        return task, queued
+
+    def queue_run(self, task_id: str) -> Row:
+        with self.engine.begin() as conn:
+            return self._queue_run(conn, task_id)
+
+    def _queue_run(self, conn: Connection, task_id: str) -> Row:
+        now = time.time()
+        run: Row = {"id": new_id("r"), "task_id": task_id, "status": "queued", "queued_at": now}
+        conn.execute(insert(runs).values(**run))
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(run_id=run["id"], collected=False, updated_at=now)
+        )
+        return run
+
+    def get_run(self, run_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return dict(row) if row else None
+
+    def update_run(self, run_id: str, *, only_if: Sequence[str] = (), **values: Any) -> bool:
+        """Update a run, optionally only while its status is one of `only_if`; True if it did."""
+        query = update(runs).where(runs.c.id == run_id).values(**values)
+        if only_if:
+            query = query.where(runs.c.status.in_(only_if))
+        with self.engine.begin() as conn:
+            changed = conn.execute(query).rowcount > 0
+            if changed and "status" in values:
+                conn.execute(
+                    update(tasks)
+                    .where(tasks.c.run_id == run_id)
+                    .values(updated_at=time.time())
+                )
+        return changed
+
+    def runs_with_status(self, *statuses: str, launcher: str | None = None) -> list[Row]:
+        query = select(runs).where(runs.c.status.in_(statuses)).order_by(runs.c.queued_at)
+        if launcher is not None:
+            query = query.where(runs.c.launcher == launcher)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    # -- what a crawl writes ------------------------------------------------------------------
+
+    def write_batch(
+        self,
+        *,
+        page_rows: Sequence[Row] = (),
+        info_rows: Sequence[Row] = (),
+        body_rows: Sequence[Row] = (),
+        item_rows: Sequence[Row] = (),
+        run_id: str | None = None,
+        progress: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One transaction for everything a crawl process gathered since its last flush."""
+        with self.engine.begin() as conn:
+            if page_rows:
+                conn.execute(insert(pages), list(page_rows))
+            if info_rows:
+                conn.execute(insert(download_infos), list(info_rows))
+            if body_rows:
+                conn.execute(insert(page_bodies), list(body_rows))
+            if item_rows:
+                conn.execute(insert(items), list(item_rows))
+            if run_id and progress:
+                conn.execute(update(runs).where(runs.c.id == run_id).values(**progress))
+
+    def iter_items(self, run_id: str, batch: int = 1000) -> Iterator[Any]:
+        """The run's items in the order they were scraped, read in keyset-paged batches."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(items.c.id, items.c.data)
+                    .where(items.c.run_id == run_id, items.c.id > last)
+                    .order_by(items.c.id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.data
+            last = rows[-1].id
+
+    def count_items(self, run_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.count()).where(items.c.run_id == run_id)).scalar_one()
+            )
+
+    def get_page(self, page_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(pages).where(pages.c.id == page_id)).mappings().first()
+        return dict(row) if row else None
+
+    def page_infos(self, page_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(download_infos.c.info)
+                .where(download_infos.c.page_id == page_id)
+                .order_by(download_infos.c.attempt)
+            ).all()
+        return [r.info for r in rows]
+
+    def page_body(self, page_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(page_bodies).where(page_bodies.c.page_id == page_id))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    def delete_run_data(self, conn: Connection, run_ids: Sequence[str]) -> None:
+        """Remove everything the given runs produced: pages, their attempts and bodies, items."""
+        if not run_ids:
+            return
+        page_ids = select(pages.c.id).where(pages.c.run_id.in_(run_ids)).scalar_subquery()
+        conn.execute(delete(download_infos).where(download_infos.c.page_id.in_(page_ids)))
+        conn.execute(delete(page_bodies).where(page_bodies.c.page_id.in_(page_ids)))
+        conn.execute(delete(pages).where(pages.c.run_id.in_(run_ids)))
+        conn.execute(delete(items).where(items.c.run_id.in_(run_ids)))

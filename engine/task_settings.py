@@ -1,0 +1,40 @@
+"""Per-task Scrapy settings from a scheme: Scrapy's own components, configured per crawl."""
+
+from __future__ import annotations
+
+from scrapy.settings import Settings
+
+from engine.scheme import Scheme
+
+
+def apply_scheme(settings: Settings, scheme: Scheme) -> None:
+    politeness, request, limits = scheme.politeness, scheme.request, scheme.limits
+    delay = politeness.delay_range()
+    values = {
+        "ROBOTSTXT_OBEY": politeness.obey_robots,
+        "CONCURRENT_REQUESTS": max(politeness.concurrency, 16),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency,
+        # A fixed delay is Scrapy's own; ranges and robots.txt Crawl-delay are the politeness
+        # middleware's, which sets the slot delay per request.
+        "DOWNLOAD_DELAY": delay[0] if delay else 0,
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "DOWNLOAD_TIMEOUT": request.timeout_s,
+        "DOWNLOAD_MAXSIZE": request.max_response_kb * 1024,
+        "DOWNLOAD_WARNSIZE": 0,
+        "REDIRECT_MAX_TIMES": request.max_redirects,
+        "REDIRECT_ENABLED": request.max_redirects > 0,
+        "RETRY_ENABLED": request.retry.policy == "retry" and request.retry.limit > 0,
+        "RETRY_TIMES": request.retry.limit,
+        "COOKIES_ENABLED": request.cookies,
+        "CLOSESPIDER_TIMEOUT": limits.timeout_s,
+        "CLOSESPIDER_ITEMCOUNT": limits.max_items or 0,
+    }
+    for name, value in values.items():
+        settings.set(name, value, priority="spider")
+    if request.headers:
+        headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
+        headers.update(request.headers)
+        settings.set("DEFAULT_REQUEST_HEADERS", headers, priority="spider")
+        if "User-Agent" in {k.title() for k in request.headers}:
+            ua = next(v for k, v in request.headers.items() if k.title() == "User-Agent")
+            settings.set("USER_AGENT", ua, priority="spider")
