@@ -118,7 +118,7 @@ class Limits(_Model):
 
 class Politeness(_Model):
     obey_robots: bool = True
-    crawl_delay: float | str = 0
+    crawl_delay: float | str = 0.0
     concurrency: int = Field(default=8, ge=1, le=256)
 
     @field_validator("crawl_delay")

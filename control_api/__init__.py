@@ -1,0 +1,1 @@
+"""Crawlplane's control API: the Klein app, launchers, webhooks and CLI (the server process)."""

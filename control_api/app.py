@@ -1,0 +1,61 @@
+"""The composition root: builds the server (store, launcher, API) from its settings.
+
+Nothing else creates these objects. The reactor must be Scrapy's asyncio reactor, installed
+before `klein` is imported (Klein imports the default reactor): see `install_reactor`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from control_api.config import Config
+
+logger = logging.getLogger(__name__)
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+def install_reactor() -> None:
+    from scrapy.utils.reactor import install_reactor as install
+
+    install(ASYNCIO_REACTOR)
+
+
+class Server:
+    def __init__(self, config: Config, reactor: Any | None = None):
+        from twisted.internet import reactor as default_reactor
+
+        from control_api.api import TaskAPI
+        from control_api.launcher import LocalLauncher
+        from engine.store import Store
+
+        self.config = config
+        self.reactor = reactor or default_reactor
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.database_url)
+        # Called with a run id when a run's process is gone; results first, then webhooks.
+        self.finished_hooks: list[Callable[[str], Any]] = []
+        self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
+        self.api = TaskAPI(self.store, config, self.launcher)
+
+    def run_finished(self, run_id: str) -> Any:
+        from twisted.internet import threads
+
+        from control_api.results import render_run
+
+        d = threads.deferToThread(render_run, self.store, self.config.data_dir, run_id)
+        for hook in self.finished_hooks:
+            d.addCallback(lambda _, hook=hook: hook(run_id))
+        d.addErrback(lambda f: logger.error("after run %s: %s", run_id, f.getTraceback()))
+        return d
+
+    def listen(self) -> Any:
+        from twisted.web.server import Site
+
+        site = Site(self.api.app.resource())
+        site.displayTracebacks = False
+        port = self.reactor.listenTCP(self.config.port, site, interface=self.config.host)
+        self.launcher.start()
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.launcher.stop)
+        return port

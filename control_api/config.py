@@ -1,0 +1,64 @@
+"""Server settings, read from the environment (API.md section 6)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.store import store_url
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    listen: str = "127.0.0.1:8700"
+    data_dir: Path = field(default_factory=lambda: Path("~/.crawlplane").expanduser())
+    store_url: str = ""  # empty: SQLite in data_dir
+    allow_private_targets: bool = False
+    max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    warm_workers: int = 1
+    body_limit: int = 1024 * 1024  # bytes of a request body
+    rate_limit: int = 600  # requests per minute per key, all endpoints together
+    ready_rate_limit: int = 20  # GET /v1/tasks/ready calls per minute per key
+    public_url: str = ""  # base of file_url links; empty: the request's own host
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        defaults = cls()
+        return cls(
+            listen=env.get("CRAWLPLANE_LISTEN", defaults.listen),
+            data_dir=Path(env.get("CRAWLPLANE_DATA_DIR", str(defaults.data_dir))).expanduser(),
+            store_url=env.get("CRAWLPLANE_STORE_URL", ""),
+            allow_private_targets=_flag(env.get("CRAWLPLANE_ALLOW_PRIVATE_TARGETS")),
+            max_processes=int(env.get("CRAWLPLANE_MAX_PROCESSES", defaults.max_processes)),
+            warm_workers=int(env.get("CRAWLPLANE_WARM_WORKERS", defaults.warm_workers)),
+            body_limit=int(env.get("CRAWLPLANE_BODY_LIMIT", defaults.body_limit)),
+            rate_limit=int(env.get("CRAWLPLANE_RATE_LIMIT", defaults.rate_limit)),
+            ready_rate_limit=int(env.get("CRAWLPLANE_READY_RATE_LIMIT", defaults.ready_rate_limit)),
+            public_url=env.get("CRAWLPLANE_PUBLIC_URL", "").rstrip("/"),
+        )
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0] or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def database_url(self) -> str:
+        return store_url(self.store_url, self.data_dir)
+
+    def crawl_env(self) -> dict[str, str]:
+        """The environment crawl processes need to find the same store."""
+        return {
+            "CRAWLPLANE_DATA_DIR": str(self.data_dir),
+            "CRAWLPLANE_STORE_URL": self.store_url,
+            "SCRAPY_SETTINGS_MODULE": "engine.settings",
+        }

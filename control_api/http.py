@@ -1,0 +1,76 @@
+"""Request and response helpers for the Klein handlers: JSON in, JSON or problem+json out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from twisted.web.iweb import IRequest
+
+from control_api.errors import BadRequest, PayloadTooLarge, Unprocessable
+from engine.scheme import validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def send_json(request: IRequest, body: Any, status: int = 200,
+              content_type: str = "application/json") -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", content_type.encode())
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def query_arg(request: IRequest, name: str) -> str | None:
+    values = request.args.get(name.encode())
+    return values[0].decode("utf-8") if values else None
+
+
+def query_int(request: IRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = query_arg(request, name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"query parameter {name!r} must be between {low} and {high}")
+    return value
+
+
+def query_choice(request: IRequest, name: str, choices: tuple[str, ...],
+                 default: str | None) -> str | None:
+    raw = query_arg(request, name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise BadRequest(f"query parameter {name!r} must be one of {', '.join(choices)}; "
+                         f"got {raw!r}")
+    return raw
+
+
+def read_json(request: IRequest, limit: int) -> Any:
+    """The request body as JSON: 413 over `limit` bytes, 400 when it is not JSON."""
+    length = request.getHeader(b"content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    body = request.content.read(limit + 1) if request.content is not None else b""
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def validate(model: type[M], data: Any) -> M:
+    """Validate a JSON body with a pydantic model; 422 with every bad path."""
+    if not isinstance(data, dict):
+        raise Unprocessable({"$": ["the body must be a JSON object"]})
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable(validation_errors(exc)) from None
