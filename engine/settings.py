@@ -20,6 +20,17 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     # Outermost: sees each page's final outcome (after redirects and retries, or a refusal).
     "engine.pages.PageOutcomeMiddleware": 50,
+    # Scrapy's, fixed for requests that wait for robots.txt (engine/robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "engine.robots.RobotsTxtMiddleware": 100,
+    # Scrapy's RetryMiddleware, with the task's pause between attempts.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "engine.retry_delay.DelayedRetryMiddleware": 550,
+    # Inside retries and redirects, outside HttpProxyMiddleware (750): picks each attempt's
+    # proxy or the direct connection, and moves a request on when its gate fails.
+    "engine.gates.GateMiddleware": 700,
+    # After robots.txt (100) and the gate's wait: the per-request crawl delay.
+    "engine.crawl_delay.CrawlDelayMiddleware": 900,
     # Innermost: records every attempt with the headers really sent.
     "engine.downloadinfo.DownloadInfoMiddleware": 950,
 }
@@ -45,3 +56,18 @@ CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
+
+# Politeness and request gates (engine/crawl_delay.py, engine/gates.py, engine/retry_delay.py).
+# A crawl delay for every host: "1-5" (uniform per request) or "robots" (robots.txt
+# Crawl-delay); None leaves it to Scrapy's DOWNLOAD_DELAY (a fixed delay).
+CRAWLPLANE_CRAWL_DELAY = None
+# Per-host crawl delays, {host or host:port: "0.5" | "1-5" | "robots"}, over the one above.
+CRAWLPLANE_HOST_DELAYS: dict[str, str] = {}
+# Proxies, in rotation order: [{"url": "http://user:pass@host:port", "connections_limit": 4}].
+CRAWLPLANE_GATES: list[dict[str, object]] = []
+# The direct connection as the last gate, once every proxy failed for a request.
+CRAWLPLANE_GATES_DIRECT = True
+# Response statuses that count as a gate's failure (connection errors always do).
+CRAWLPLANE_GATES_ROTATE_ON = [401, 403]
+# Seconds to wait before each retry of the retry policy.
+CRAWLPLANE_RETRY_DELAY = 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.settings import Settings
 
 from engine.scheme import Scheme
@@ -14,9 +16,9 @@ def apply_scheme(settings: Settings, scheme: Scheme) -> None:
         "ROBOTSTXT_OBEY": politeness.obey_robots,
         "CONCURRENT_REQUESTS": max(politeness.concurrency, 16),
         "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency,
-        # A fixed delay is Scrapy's own; ranges and robots.txt Crawl-delay are the politeness
-        # middleware's, which sets the slot delay per request.
-        "DOWNLOAD_DELAY": delay[0] if delay else 0,
+        # A fixed delay is Scrapy's own; ranges and robots.txt Crawl-delay are the
+        # CrawlDelayMiddleware's (CRAWLPLANE_CRAWL_DELAY below).
+        "DOWNLOAD_DELAY": delay[0] if delay and delay[0] == delay[1] else 0,
         "DOWNLOAD_DELAY_JITTER": 0,
         "DOWNLOAD_TIMEOUT": request.timeout_s,
         "DOWNLOAD_MAXSIZE": request.max_response_kb * 1024,
@@ -29,6 +31,7 @@ def apply_scheme(settings: Settings, scheme: Scheme) -> None:
         "CLOSESPIDER_TIMEOUT": limits.timeout_s,
         "CLOSESPIDER_ITEMCOUNT": limits.max_items or 0,
     }
+    values.update(_politeness_and_gates(scheme))
     for name, value in values.items():
         settings.set(name, value, priority="spider")
     if request.headers:
@@ -38,3 +41,18 @@ def apply_scheme(settings: Settings, scheme: Scheme) -> None:
         if "User-Agent" in {k.title() for k in request.headers}:
             ua = next(v for k, v in request.headers.items() if k.title() == "User-Agent")
             settings.set("USER_AGENT", ua, priority="spider")
+
+
+def _politeness_and_gates(scheme: Scheme) -> dict[str, Any]:
+    """Settings of Crawlplane's own politeness and gate middlewares (engine/settings.py)."""
+    delay = scheme.politeness.delay_range()
+    proxy, request = scheme.proxy, scheme.request
+    return {
+        "CRAWLPLANE_CRAWL_DELAY": None if delay and delay[0] == delay[1]
+        else str(scheme.politeness.crawl_delay),
+        "CRAWLPLANE_GATES": [g.model_dump() for g in proxy.gates] if proxy.use else [],
+        "CRAWLPLANE_GATES_DIRECT": proxy.fallback_direct,
+        "CRAWLPLANE_GATES_ROTATE_ON": list(proxy.rotate_on_status),
+        "CRAWLPLANE_RETRY_DELAY": request.retry.delay_ms / 1000,
+        "DOWNLOAD_VERIFY_CERTIFICATES": request.verify_tls,
+    }
