@@ -66,16 +66,18 @@ class TaskAPI:
 
     @app.handle_errors(ApiError)
     def api_error(self, request: IRequest, failure: Failure) -> bytes:
-        error: ApiError = failure.value
+        error = failure.value
+        assert isinstance(error, ApiError)
         if error.status == 429:
-            request.setHeader(b"Retry-After", str(error.retry_after).encode())  # type: ignore[attr-defined]
+            request.setHeader(b"Retry-After", str(error.retry_after).encode())
         if error.status == 401:
             request.setHeader(b"WWW-Authenticate", b'ApiKey header="X-API-KEY"')
         return send_json(request, error.problem(), error.status, "application/problem+json")
 
     @app.handle_errors(HTTPException)
     def routing_error(self, request: IRequest, failure: Failure) -> bytes:
-        error: HTTPException = failure.value
+        error = failure.value
+        assert isinstance(error, HTTPException)
         status = error.code or 500
         detail = (f"{request.method.decode()} is not allowed on {request.path.decode()}"
                   if status == 405 else f"no such resource: {request.path.decode()}")
@@ -169,7 +171,8 @@ class TaskAPI:
                       "previous": self._page_link(request, filters, previous)},
         })
 
-    def _page_link(self, request: IRequest, filters: dict[str, Any], start: str | None) -> str | None:
+    def _page_link(self, request: IRequest, filters: dict[str, Any],
+                   start: str | None) -> str | None:
         if start is None:
             return None
         params = {k: v for k, v in filters.items() if v is not None}

@@ -46,16 +46,21 @@ class Server:
 
         d = threads.deferToThread(render_run, self.store, self.config.data_dir, run_id)
         for hook in self.finished_hooks:
-            d.addCallback(lambda _, hook=hook: hook(run_id))
+            d.addCallback(self._call_hook, hook, run_id)
         d.addErrback(lambda f: logger.error("after run %s: %s", run_id, f.getTraceback()))
         return d
+
+    @staticmethod
+    def _call_hook(_: object, hook: Callable[[str], Any], run_id: str) -> Any:
+        return hook(run_id)
 
     def listen(self) -> Any:
         from twisted.web.server import Site
 
         site = Site(self.api.app.resource())
         site.displayTracebacks = False
-        port = self.reactor.listenTCP(self.config.port, site, interface=self.config.host)
+        port = self.reactor.listenTCP(self.config.port, site,  # type: ignore[arg-type]
+                                      interface=self.config.host)
         self.launcher.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.launcher.stop)
         return port

@@ -39,7 +39,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"  API docs:           {url}/docs", flush=True)
     print(f"  create a task:      curl -H 'X-API-KEY: KEY' -d @task.json {url}/v1/tasks",
           flush=True)
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
     return 0
 
 

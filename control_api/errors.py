@@ -9,6 +9,7 @@ from typing import Any
 class ApiError(Exception):
     status = 500
     type = "about:blank"
+    retry_after = 0  # seconds, for 429
 
     def __init__(self, detail: str, **extra: Any):
         super().__init__(detail)
@@ -65,6 +66,7 @@ class Unprocessable(ApiError):
 
 class RateLimited(ApiError):
     status = 429
+    retry_after: int
 
     def __init__(self, retry_after: int):
         super().__init__(f"rate limit exceeded, retry in {retry_after} s")

@@ -1,4 +1,4 @@
-"""Request and response helpers for the Klein handlers: JSON in, JSON or problem+json out."""
+"""IRequest and response helpers for the Klein handlers: JSON in, JSON or problem+json out."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_INT = {"type": ["integer", "null"]}
 STAMP = {"type": ["string", "null"], "format": "date-time"}
 
-TASK = {
+TASK: dict[str, Any] = {
     "type": "object",
     "required": ["id", "name", "tag", "status", "payload_id", "requests", "pages", "items",
                  "file_size", "progress", "error", "created_at", "started_at", "ended_at",
