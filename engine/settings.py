@@ -23,9 +23,6 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's, fixed for requests that wait for robots.txt (engine/robots.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "engine.robots.RobotsTxtMiddleware": 100,
-    # Scrapy's, fixed for requests that wait for robots.txt (engine/robots.py).
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "engine.robots.RobotsTxtMiddleware": 100,
     # Scrapy's RetryMiddleware, with the task's pause between attempts.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "engine.retry_delay.DelayedRetryMiddleware": 550,
