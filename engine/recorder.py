@@ -17,9 +17,9 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import reactor, task, threads
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred
 
 from engine.signals import page_finished
 from engine.store import Row, Store, store_url
@@ -50,7 +50,7 @@ class StoreRecorder:
         self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
                                               "item_rows": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
-        self.flushing: Deferred[None] | None = None
+        self.flushing: Deferred[Any] | None = None
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
             (self.spider_opened, signals.spider_opened),
@@ -125,7 +125,7 @@ class StoreRecorder:
         batch["run_id"] = self.run_id
         return batch
 
-    def flush(self) -> Deferred[None] | None:
+    def flush(self) -> Deferred[Any]:
         """Write what is buffered in a thread; one flush at a time, the next tick takes the rest."""
         if self.flushing is not None:
             return self.flushing
@@ -145,20 +145,22 @@ class StoreRecorder:
             logger.info("cancel requested through the store; closing the crawl")
             self._close("cancelled")
 
-    @inlineCallbacks
-    def spider_closed(self, spider: Spider, reason: str) -> Any:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        # A coroutine with named arguments: the signal dispatcher passes only the arguments a
+        # handler names (an @inlineCallbacks wrapper got `signal` and `sender` too, and failed).
         if self.loop.running:
             self.loop.stop()
         if self.flushing is not None:
-            yield self.flushing
+            await maybe_deferred_to_future(self.flushing)
         batch = self._take()
         run = self.store.get_run(self.run_id)
         # A run cancelled or deleted by the API meanwhile keeps its data and its status.
         if run is not None and run["status"] in ("queued", "running"):
             status, error = run_status(reason, run["cancel_requested"])
-            batch["progress"].update(status=status, error=error, ended_at=time.time())
+            # Nothing waits any more: pages left when a limit closed the crawl are dropped.
+            batch["progress"].update(status=status, error=error, ended_at=time.time(), queued=0)
         try:
-            yield threads.deferToThread(self.store.write_batch, **batch)
+            await maybe_deferred_to_future(threads.deferToThread(self.store.write_batch, **batch))
         finally:
             self.store.close()
 
