@@ -4,6 +4,10 @@
 only final responses (after redirects and retries) and its process_exception only final
 failures, including requests refused by robots.txt. It announces each outcome with the
 `page_finished` signal; the store recorder writes it.
+
+A failure raised while a response travels back (too many redirects, a body too big to
+decompress) never reaches process_exception: the spider's errback reports it with
+`report_failure`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from engine.signals import page_finished
 PAGE_ID = "cp_page_id"
 PARENT_ID = "cp_parent_id"
 DEPTH = "cp_depth"
+FINISHED = "cp_finished"  # set once the page's outcome was announced
 
 # Download-task states, spelled as the Web Data Source API does.
 CREATED = "Created"
@@ -52,7 +57,7 @@ class PageOutcomeMiddleware:
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         if PAGE_ID in request.meta:
-            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
             self._finish(request, HANDLED, response, http_status=response.status,
                          content_type=content_type[:200] or None)
         return response
@@ -71,22 +76,37 @@ class PageOutcomeMiddleware:
         error = f"{type(exception).__name__}: {exception}".rstrip(": ")
         self._finish(request, state, None, error=error)
 
-    def _finish(self, request: Request, state: str, response: Response | None, **fields: Any) -> None:
-        now = time.time()
-        page = {
-            "id": request.meta[PAGE_ID],
-            "url": request.meta.get("redirect_urls", [request.url])[0],
-            "state": state,
-            "depth": request.meta.get(DEPTH, 0),
-            "parent_id": request.meta.get(PARENT_ID),
-            "http_status": None,
-            "content_type": None,
-            "error": None,
-            "created_at": request.meta.get("cp_created_at", now),
-            "updated_at": now,
-            **fields,
-        }
-        self.crawler.signals.send_catch_log(
-            page_finished, page=page, attempts=list(request.meta.get(ATTEMPTS, [])),
-            response=response,
-        )
+    def _finish(self, request: Request, state: str, response: Response | None,
+                **fields: Any) -> None:
+        finish(self.crawler, request, state, response, **fields)
+
+
+def report_failure(crawler: Crawler, request: Request, exception: BaseException | None) -> None:
+    """A page's failure seen by the spider's errback, unless its outcome was announced."""
+    if PAGE_ID in request.meta and not request.meta.get(FINISHED):
+        error = f"{type(exception).__name__}: {exception}".rstrip(": ")
+        finish(crawler, request, HANDLED, None, error=error)
+
+
+def finish(crawler: Crawler, request: Request, state: str, response: Response | None,
+           **fields: Any) -> None:
+    """Announce a page's outcome (once)."""
+    request.meta[FINISHED] = True
+    now = time.time()
+    page = {
+        "id": request.meta[PAGE_ID],
+        "url": request.meta.get("redirect_urls", [request.url])[0],
+        "state": state,
+        "depth": request.meta.get(DEPTH, 0),
+        "parent_id": request.meta.get(PARENT_ID),
+        "http_status": None,
+        "content_type": None,
+        "error": None,
+        "created_at": request.meta.get("cp_created_at", now),
+        "updated_at": now,
+        **fields,
+    }
+    crawler.signals.send_catch_log(
+        page_finished, page=page, attempts=list(request.meta.get(ATTEMPTS, [])),
+        response=response,
+    )

@@ -20,10 +20,11 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
+from engine.cookies import use_bundled_suffix_list
 from engine.details import DetailJoin
 from engine.extraction import extract_fields, extract_items, extract_links
 from engine.ids import new_id
-from engine.pages import DEPTH, PAGE_ID, PARENT_ID
+from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.scheme import Scheme, parse_scheme
 from engine.store import Store, store_url
 from engine.task_settings import apply_scheme
@@ -70,6 +71,7 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
+        use_bundled_suffix_list()
         if run_id:
             crawler.settings.set("CRAWLPLANE_TASK_ID", task_id, priority="spider")
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
@@ -104,7 +106,8 @@ class TaskSpider(Spider):
         if detail:
             return Request(url, callback=self.parse_detail, errback=self.detail_failed,
                            meta=meta, dont_filter=True)
-        return Request(url, callback=self.parse, meta=meta, dont_filter=True)
+        return Request(url, callback=self.parse, errback=self.page_failed, meta=meta,
+                       dont_filter=True)
 
     # -- callbacks ------------------------------------------------------------------------
 
@@ -126,7 +129,7 @@ class TaskSpider(Spider):
                 yield item
         yield from self._next_pages(response)
 
-    def _next_pages(self, response: Response) -> Iterator[Request]:
+    def _next_pages(self, response: TextResponse) -> Iterator[Request]:
         meta, page = response.meta, response.selector
         if self.scheme.paginate and meta[PAGE_NO] < self.scheme.paginate.max_pages:
             for url in extract_links(page, self.scheme.paginate.selector, response.url):
@@ -153,8 +156,14 @@ class TaskSpider(Spider):
                 values[rule.name] = {"url": url, **fields}
         yield from self.details.resolve(url, values)
 
+    def page_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.logger.info("page failed: %s (%s)", request.url, failure.value)
+        report_failure(self.crawler, request, failure.value)
+
     def detail_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
+        report_failure(self.crawler, request, failure.value)
         url = request.meta.get("redirect_urls", [request.url])[0]
         self.logger.info("detail page failed, its fields stay empty: %s (%s)", url, failure.value)
         yield from self.details.resolve(url, None)
