@@ -36,6 +36,19 @@ def _headers(headers: Headers) -> list[dict[str, Any]]:
     ]
 
 
+def _request_headers(request: Request) -> list[dict[str, Any]]:
+    """The headers sent, with the Host header the HTTP client adds (no default port)."""
+    headers = _headers(request.headers)
+    if b"Host" not in request.headers:
+        parts = urlsplit(request.url)
+        host = parts.netloc.rpartition("@")[2]
+        default_port = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
+        if default_port and host.endswith(default_port):
+            host = host[: -len(default_port)]
+        headers.append({"Name": "Host", "Values": [host]})
+    return headers
+
+
 def request_cookies(request: Request) -> list[dict[str, Any]]:
     host = urlsplit(request.url).hostname or ""
     cookies = []
@@ -97,6 +110,10 @@ def _proxy(request: Request) -> str | None:
 class DownloadInfoMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        # Requests that got past every other middleware to the downloader. An exception from an
+        # outer middleware's process_request (a robots.txt refusal) reaches process_exception
+        # too, but nothing was sent: no attempt to record.
+        self.sending: set[Request] = set()
         crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
 
     @classmethod
@@ -109,10 +126,12 @@ class DownloadInfoMiddleware:
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         request.meta.setdefault(ATTEMPTS, [])
         request.meta.setdefault(SCHEDULED_AT, time.time())
+        self.sending.add(request)
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
+        self.sending.discard(request)
         info = self._info(request, request.meta.get("download_latency"))
         status = response.status
         info.update(
@@ -128,6 +147,9 @@ class DownloadInfoMiddleware:
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> None:
+        if request not in self.sending:
+            return
+        self.sending.discard(request)
         info = self._info(request, None)
         info["Error"] = f"{type(exception).__name__}: {exception}".rstrip(": ")
         request.meta.setdefault(ATTEMPTS, []).append(info)
@@ -144,7 +166,7 @@ class DownloadInfoMiddleware:
             "IsSuccess": False,
             "HttpStatusCode": None,
             "ReasonPhrase": None,
-            "RequestHeaders": _headers(request.headers),
+            "RequestHeaders": _request_headers(request),
             "ResponseHeaders": [],
             "RequestCookies": request_cookies(request),
             "ResponseCookies": [],
@@ -161,7 +183,8 @@ class DownloadInfoMiddleware:
         if CRAWL_DELAY in request.meta:
             return float(request.meta[CRAWL_DELAY])
         engine = self.crawler.engine
-        slot = engine.downloader.slots.get(request.meta.get("download_slot", "")) if engine else None
+        slots = engine.downloader.slots if engine else {}
+        slot = slots.get(request.meta.get("download_slot", ""))
         return float(slot.delay) if slot else 0.0
 
 
