@@ -56,10 +56,9 @@ def node_value(node: Selector, rule: FieldRule, base_url: str) -> str | None:
     attr = rule.attr or ("href" if rule.follow else None)
     if not attr or attr == "val":
         value: str | None = inner_text(node)
-    elif isinstance(node.root, str):
-        value = node.root
     else:
-        value = node.attrib.get(attr)
+        # A matched attribute or text node (`@href`) is the value itself.
+        value = node.root if isinstance(node.root, str) else node.attrib.get(attr)
         if value is not None and attr in _URL_ATTRS:
             value = urljoin(base_url, value.strip())
     return apply_filters(value, rule.filters)
@@ -72,8 +71,8 @@ def extract_fields(
     item: dict[str, Any] = {}
     follows: list[FollowLink] = []
     for rule in fields:
-        values = [node_value(m, rule, base_url) for m in parse_selector(rule.selector).select(node)]
-        values = [v for v in values if v is not None]
+        found = (node_value(m, rule, base_url) for m in parse_selector(rule.selector).select(node))
+        values = [v for v in found if v is not None]
         if rule.many:
             item[rule.name] = values
             if rule.follow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from cssselect import SelectorError
@@ -15,7 +16,7 @@ _PREFIX = re.compile(r"^\s*(css|xpath)\s*:\s?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 class SelectorSyntaxError(ValueError):
-    """A selector string that is not `CSS: <css>` / `XPATH: <xpath>`, or whose expression is invalid."""
+    """A selector that is not `CSS: <css>` / `XPATH: <xpath>`, or whose expression is invalid."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Query:
         return f"{self.kind.upper()}: {self.expression}"
 
 
+@lru_cache(maxsize=1024)  # extraction asks again for every page and item: parse once
 def parse_selector(text: str) -> Query:
     """Parse and validate a selector string; raises SelectorSyntaxError naming the problem."""
     match = _PREFIX.match(text)
