@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from scrapy.crawler import Crawler
 from scrapy.exporters import BaseItemExporter, CsvItemExporter
 
@@ -55,7 +58,7 @@ class XlsxItemExporter(BaseItemExporter):
         if self._header is None:
             self._header = list(self.fields_to_export or row)
             self.sheet.append(self._header)
-        self.sheet.append([_cell(row.get(name)) for name in self._header])
+        self.sheet.append([_cell(self.sheet, row.get(name)) for name in self._header])
 
     def finish_exporting(self) -> None:
         if self._header is None and self.fields_to_export:
@@ -63,7 +66,13 @@ class XlsxItemExporter(BaseItemExporter):
         self.workbook.save(self.file)
 
 
-def _cell(value: Any) -> Any:
+def _cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
     if value is None or isinstance(value, (int, float, bool)):
         return value
-    return str(value)
+    # Control characters are not allowed in XLSX cells (openpyxl would raise).
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+    if text.startswith("="):  # scraped text, never a formula
+        cell = WriteOnlyCell(sheet, text)
+        cell.data_type = "s"
+        return cell
+    return text
