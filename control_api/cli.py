@@ -35,7 +35,8 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{address.host}:{address.port}"
     print(f"Crawlplane listening on {url}", flush=True)
     print(f"  store: {server.store.url}\n  data:  {config.data_dir}", flush=True)
-    print("  create an API key:  crawlplane keys create NAME", flush=True)
+    command = sys.argv[0] if sys.argv[0].endswith("crawlplane") else "crawlplane"
+    print(f"  create an API key:  {command} keys create NAME", flush=True)
     print(f"  API docs:           {url}/docs", flush=True)
     print(f"  create a task:      curl -H 'X-API-KEY: KEY' -d @task.json {url}/v1/tasks",
           flush=True)
