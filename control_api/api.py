@@ -164,7 +164,8 @@ class TaskAPI:
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
         rows, following, previous = await defer(
-            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
+            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"),
+            data_dir=self.config.data_dir, **filters)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
             "links": {"next": self._page_link(request, filters, following),
@@ -182,7 +183,7 @@ class TaskAPI:
     @app.route("/v1/tasks/ready", methods=["GET"])
     async def ready_tasks(self, request: IRequest) -> bytes:
         who = await self.principal(request, "ready", self.config.ready_rate_limit)
-        rows = await defer(q.ready, self.store, who.tenant_id)
+        rows = await defer(q.ready, self.store, who.tenant_id, self.config.data_dir)
         data = []
         for row in rows:
             task = self.task_json(request, row)
@@ -192,7 +193,7 @@ class TaskAPI:
     @app.route("/v1/tasks/<task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
-        row = await defer(q.get, self.store, who.tenant_id, task_id)
+        row = await defer(q.get, self.store, who.tenant_id, task_id, self.config.data_dir)
         return send_json(request, self.task_json(request, row))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])

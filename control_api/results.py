@@ -18,7 +18,7 @@ from scrapy.exporters import (
 from engine.exporters import FlatCsvItemExporter, XlsxItemExporter
 from engine.flatten import columns
 from engine.scheme import FORMATS, Scheme
-from engine.store import Store
+from engine.store import TERMINAL_STATUSES, Row, Store
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -47,11 +47,13 @@ def result_path(data_dir: Path, run_id: str, fmt: str) -> Path:
     return data_dir / "results" / f"{run_id}.{fmt}"
 
 
-def render(store: Store, data_dir: Path, run_id: str, scheme: Scheme, fmt: str) -> Path:
-    """The run's results file in `fmt`, rendered from the store unless already there."""
+def render(store: Store, data_dir: Path, run_id: str, scheme: Scheme, fmt: str,
+           force: bool = False) -> Path:
+    """The run's results file in `fmt`, rendered from the store unless already there (or
+    again when `force`: the old file stays readable until the new one replaces it)."""
     assert fmt in FORMATS
     path = result_path(data_dir, run_id, fmt)
-    if path.exists():
+    if path.exists() and not force:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write to a temporary file and rename, so a reader never sees half a file.
@@ -89,7 +91,21 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
         return
-    remove(data_dir, [run_id])
     scheme = Scheme.model_validate(task["scheme"])
     for fmt in scheme.formats:
-        render(store, data_dir, run_id, scheme, fmt)
+        render(store, data_dir, run_id, scheme, fmt, force=True)
+
+
+def ensure(store: Store, data_dir: Path, rows: list[Row]) -> None:
+    """Render the files of task rows (joined with their run) whose run has ended but whose
+    files are not there yet: the run's process may still be exiting, and the task object
+    promises results with their size as soon as its status says the run ended."""
+    for row in rows:
+        if row["run_id"] is None or row["run_status"] not in TERMINAL_STATUSES:
+            continue
+        formats = row["scheme"].get("formats") or ["jsonl"]
+        if all(result_path(data_dir, row["run_id"], fmt).exists() for fmt in formats):
+            continue
+        scheme = Scheme.model_validate(row["scheme"])
+        for fmt in scheme.formats:
+            render(store, data_dir, row["run_id"], scheme, fmt)

@@ -13,12 +13,13 @@ from sqlalchemy import Select, delete, func, select, update
 from control_api import results
 from control_api.errors import Conflict, TaskNotFound
 from engine.store import ACTIVE_STATUSES, TERMINAL_STATUSES, Row, Store
-from engine.store.tables import pages, runs, tasks
+from engine.store.tables import deliveries, pages, runs, tasks
 
 READY_WINDOW = 3 * 24 * 3600
 READY_LIMIT = 1000
 RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "items",
-               "started_at", "ended_at", "cancel_requested", "launcher", "handle")
+               "started_at", "ended_at", "heartbeat_at", "cancel_requested", "launcher",
+               "handle")
 
 
 def iso(ts: float | None) -> str | None:
@@ -37,19 +38,26 @@ def status_of(row: Row) -> str:
     return row["run_status"] or "initialized"
 
 
-def get(store: Store, tenant_id: str, task_id: str) -> Row:
+def get(store: Store, tenant_id: str, task_id: str, data_dir: Path | None = None) -> Row:
+    """The task joined with its latest run (404 for another tenant's task); with `data_dir`,
+    the files of an ended run are rendered first, so that its view can show their sizes."""
     with store.engine.connect() as conn:
         row = conn.execute(
             _joined().where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
         ).mappings().first()
     if row is None:
         raise TaskNotFound(task_id)
+    if data_dir is not None:
+        results.ensure(store, data_dir, [dict(row)])
     return dict(row)
 
 
 def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
     """The task object: every key always present, null where unknown."""
     started, ended = row["run_started_at"], row["run_ended_at"]
+    # The task or its run changed last: crawl processes write the run, not the task.
+    updated = max(t for t in (row["updated_at"], started, ended, row["run_heartbeat_at"])
+                  if t is not None)
     status = status_of(row)
     elapsed = None
     if started is not None:
@@ -79,7 +87,7 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "started_at": iso(started),
         "ended_at": iso(ended),
-        "updated_at": iso(row["updated_at"]),
+        "updated_at": iso(updated),
         "elapsed": elapsed,
         "results": result_list,
         "collected": bool(row["collected"]),
@@ -91,8 +99,8 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
 
 
 def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | None,
-              name: str | None, take: int, start: str | None,
-              order: str) -> tuple[list[Row], str | None, str | None]:
+              name: str | None, take: int, start: str | None, order: str,
+              data_dir: Path | None = None) -> tuple[list[Row], str | None, str | None]:
     """One page of tasks from the cursor `start` (a task id, inclusive), and the cursors of the
     next and previous pages."""
     query = _joined().where(tasks.c.tenant_id == tenant_id)
@@ -118,10 +126,12 @@ def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | No
             before = conn.execute(back).mappings().all()
             previous = before[-1]["id"] if before else None
     following = rows[take]["id"] if len(rows) > take else None
+    if data_dir is not None:
+        results.ensure(store, data_dir, rows[:take])
     return rows[:take], following, previous
 
 
-def ready(store: Store, tenant_id: str) -> list[Row]:
+def ready(store: Store, tenant_id: str, data_dir: Path | None = None) -> list[Row]:
     """Completed tasks not yet collected, finished within the last 3 days, oldest first."""
     query = (
         _joined()
@@ -131,7 +141,10 @@ def ready(store: Store, tenant_id: str) -> list[Row]:
         .limit(READY_LIMIT)
     )
     with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if data_dir is not None:
+        results.ensure(store, data_dir, rows)
+    return rows
 
 
 def queue_run(store: Store, tenant_id: str, task_id: str) -> Row:
@@ -170,6 +183,7 @@ def clear(store: Store, task_id: str, *, delete_task: bool) -> list[str]:
     with store.begin() as conn:
         store.delete_run_data(conn, ids)
         conn.execute(delete(runs).where(runs.c.task_id == task_id))
+        conn.execute(delete(deliveries).where(deliveries.c.task_id == task_id))
         if delete_task:
             conn.execute(delete(tasks).where(tasks.c.id == task_id))
         else:
