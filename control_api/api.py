@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException
 
-from control_api import openapi, results
+from control_api import deliveries, openapi, results
 from control_api import tasks as q
 from control_api.config import Config
 from control_api.errors import ApiError, BadRequest, Unauthorized, problem
@@ -139,7 +139,7 @@ class TaskAPI:
         who = await self.principal(request)
         body = validate(CreateTask, read_json(request, self.config.body_limit))
         if self.target_check is not None:
-            self.target_check(body)
+            await defer(self.target_check, body)  # it resolves hostnames: not in the reactor
         scheme = body.scheme
         task, _ = await defer(
             self.store.create_task, who.tenant_id, scheme.model_dump(mode="json"),
@@ -273,6 +273,12 @@ class TaskAPI:
             next_link = (f"{self.base_url(request)}/v1/tasks/{task_id}/pages?"
                          f"{urlencode({**params, 'from': following})}")
         return send_json(request, {"data": rows, "links": {"next": next_link, "previous": None}})
+
+    @app.route("/v1/tasks/<task_id>/deliveries", methods=["GET"])
+    async def task_deliveries(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        return send_json(request, {"data": await defer(deliveries.log, self.store,
+                                                       who.tenant_id, task_id)})
 
     # -- webhook secret ------------------------------------------------------------------
 

@@ -26,8 +26,10 @@ class Server:
     def __init__(self, config: Config, reactor: Any | None = None):
         from twisted.internet import reactor as default_reactor
 
+        from control_api import outbound
         from control_api.api import TaskAPI
         from control_api.launcher import LocalLauncher
+        from control_api.webhooks import WebhookSender
         from engine.store import Store
 
         self.config = config
@@ -37,7 +39,11 @@ class Server:
         # Called with a run id when a run's process is gone; results first, then webhooks.
         self.finished_hooks: list[Callable[[str], Any]] = []
         self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
-        self.api = TaskAPI(self.store, config, self.launcher)
+        # Outbound safety for crawl targets and webhook URLs, then webhooks after each run.
+        self.api = TaskAPI(self.store, config, self.launcher,
+                           target_check=outbound.target_check(config.allow_private_targets))
+        self.webhooks = WebhookSender(self.store, config, self.reactor)
+        self.finished_hooks.append(self.webhooks.run_finished)
 
     def run_finished(self, run_id: str) -> Any:
         from twisted.internet import threads
@@ -63,4 +69,7 @@ class Server:
                                       interface=self.config.host)
         self.launcher.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.launcher.stop)
+        address: Any = port.getHost()
+        self.webhooks.start(f"http://{address.host}:{address.port}")
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.webhooks.stop)
         return port

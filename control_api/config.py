@@ -25,6 +25,12 @@ class Config:
     rate_limit: int = 600  # requests per minute per key, all endpoints together
     ready_rate_limit: int = 20  # GET /v1/tasks/ready calls per minute per key
     public_url: str = ""  # base of file_url links; empty: the request's own host
+    # Webhook deliveries: seconds to wait for an answer, first retry delay (doubling, with
+    # jitter, capped at an hour), attempts before giving up, and how often due ones are sent.
+    webhook_timeout: float = 10.0
+    webhook_backoff: float = 10.0
+    webhook_max_attempts: int = 10
+    webhook_poll: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -41,6 +47,11 @@ class Config:
             rate_limit=int(env.get("CRAWLPLANE_RATE_LIMIT", defaults.rate_limit)),
             ready_rate_limit=int(env.get("CRAWLPLANE_READY_RATE_LIMIT", defaults.ready_rate_limit)),
             public_url=env.get("CRAWLPLANE_PUBLIC_URL", "").rstrip("/"),
+            webhook_timeout=float(env.get("CRAWLPLANE_WEBHOOK_TIMEOUT", defaults.webhook_timeout)),
+            webhook_backoff=float(env.get("CRAWLPLANE_WEBHOOK_BACKOFF", defaults.webhook_backoff)),
+            webhook_max_attempts=int(env.get("CRAWLPLANE_WEBHOOK_MAX_ATTEMPTS",
+                                             defaults.webhook_max_attempts)),
+            webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
         )
 
     @property

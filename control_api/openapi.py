@@ -78,6 +78,20 @@ READY = {
                    "ended_at": STAMP,
                    "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}}},
 }
+DELIVERY = {
+    "type": "object",
+    "required": ["id", "kind", "url", "attempt", "status_code", "error", "at", "next_attempt_at"],
+    "properties": {
+        "id": {"type": "string", "description": "X-Crawlplane-Delivery: the same on retries"},
+        "kind": {"enum": ["callback", "pingback", "postback"]},
+        "url": {"type": "string"}, "attempt": {"type": "integer", "minimum": 1},
+        "status_code": NULLABLE_INT, "error": NULLABLE_STR,
+        "at": {**STAMP, "description": "when the attempt was made; null while it is due"},
+        "next_attempt_at": {**STAMP, "description": "when it (or its retry) is due"},
+        "state": {"enum": ["pending", "sending", "retried", "delivered", "failed"]},
+        "run_id": {"type": "string"},
+    },
+}
 CREATE = {
     "type": "object",
     "required": ["scheme"],
@@ -177,6 +191,12 @@ def _paths() -> dict[str, Any]:
                                           "links": _ref("Links")}}, "pages")}, 400, 404,
             parameters=[{"name": "state", "in": "query", "schema": {"type": "string"}},
                         *TAKE_FROM])},
+        "/v1/tasks/{id}/deliveries": {"parameters": TASK_ID, "get": _op(
+            "webhook delivery log, one row per attempt, oldest first",
+            {"200": _json({"type": "object", "required": ["data"],
+                           "properties": {"data": {"type": "array",
+                                                   "items": _ref("Delivery")}}},
+                          "deliveries")}, 404)},
         "/v1/webhook-secret": {"get": _op("the tenant's webhook signing secret", {
             "200": _json({"type": "object", "required": ["secret"],
                           "properties": {"secret": {"type": "string"}}}, "secret")})},
@@ -200,7 +220,8 @@ def spec(server_url: str) -> dict[str, Any]:
             },
             "schemas": {
                 "Task": TASK, "Result": RESULT, "Links": LINKS, "Problem": PROBLEM,
-                "Page": PAGE, "Ready": READY, "CreateTask": CREATE, **scheme_schemas(),
+                "Page": PAGE, "Ready": READY, "CreateTask": CREATE, "Delivery": DELIVERY,
+                **scheme_schemas(),
             },
         },
     }

@@ -138,3 +138,29 @@ items = Table(
     Column("data", JSON, nullable=False),
     Index("ix_items_run", "run_id", "id"),
 )
+
+# Webhook deliveries, one row per attempt (control_api/webhooks.py). `delivery_id` is the
+# X-Crawlplane-Delivery header, the same on every attempt of one delivery. A row with `at`
+# null is the attempt due at `next_attempt_at` (state pending, or sending while a server holds
+# it until that time); a sent row keeps its outcome and, when retried, the retry's due time.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), nullable=False),
+    Column("tenant_id", String(40), nullable=False),
+    Column("task_id", String(40), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),  # callback | pingback | postback
+    Column("url", Text, nullable=False),
+    Column("format", String(10)),  # postback only
+    Column("payload", JSON),  # callback only: the task object as the run ended
+    Column("attempt", Integer, nullable=False),
+    Column("state", String(20), nullable=False),  # pending sending retried delivered failed
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("at", Float),
+    Column("next_attempt_at", Float),
+    Index("ix_deliveries_task", "task_id", "id"),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
