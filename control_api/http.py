@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,7 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def send_json(request: IRequest, body: Any, status: int = 200,
               content_type: str = "application/json") -> bytes:
-    request.setResponseCode(status)
+    # With the reason phrase: Twisted has none for some codes (422 would say "Unknown Status").
+    request.setResponseCode(status, HTTPStatus(status).phrase.encode())
     request.setHeader(b"Content-Type", content_type.encode())
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
