@@ -48,10 +48,12 @@ class DelaySlot(Slot):
     __slots__ = ()
 
     def download_delay(self) -> float:
-        # Scrapy asks just before sending queue[0] (and again after each send, for the new head).
+        # Scrapy asks just before sending queue[0], and again after each send for the new head.
+        # With nothing queued there is nothing to wait for: the next request to arrive asks
+        # again (a nominal delay here would hold it back by that instead of its own).
         if self.queue:
             return float(self.queue[0][0].meta.get(CRAWL_DELAY, self.delay))
-        return self.delay
+        return 0.0
 
 
 class CrawlDelayMiddleware:
