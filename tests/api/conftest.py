@@ -97,9 +97,10 @@ class ApiServer:
         self.keys[tenant or name] = key
         return key
 
-    def cli(self, *args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CRAWLPLANE, *args], env=self.env, capture_output=True, text=True,
-                              check=check, timeout=120, **kwargs)
+    def cli(self, *args: str, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CRAWLPLANE, *args], env=env or self.env, capture_output=True,
+                              text=True, check=check, timeout=120)
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server process only (crawl processes it started are left alone)."""
