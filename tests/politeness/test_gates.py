@@ -100,3 +100,15 @@ def test_connection_limits(site: TestSite) -> None:
     # ...while the two proxies did work side by side.
     first = sorted(e["time"] for e in log)
     assert first[1] - first[0] < 0.2, first
+
+
+def test_retries_and_redirects_keep_their_gate(site: TestSite) -> None:
+    flaky, hop = site.abs("/flaky/gate/?fail=1&t=keep"), site.abs("/redirect/1/?t=keep")
+    p = site.proxies
+    result = crawl(scheme([flaky, hop], politeness={"obey_robots": False},
+                          request={"retry": {"policy": "retry", "limit": 1, "delay_ms": 0}},
+                          proxy=_proxy(p, ["proxy_refused", "proxy_ok"], True)))
+    for url, statuses in ((flaky, [None, 500, 200]), (hop, [None, 302, 200])):
+        attempts = result.page(url).attempts
+        assert [a["HttpStatusCode"] for a in attempts] == statuses
+        assert [a["Proxy"] for a in attempts] == [p["proxy_refused"]] + [p["proxy_ok"]] * 2
