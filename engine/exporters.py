@@ -1,4 +1,4 @@
-"""Feed exporters for the tabular formats: flattened CSV, and XLSX with openpyxl's write-only mode.
+"""Feed exporters: flattened CSV, XLSX with openpyxl's write-only mode, and XML with nulls.
 
 Registered in `FEED_EXPORTERS`, so `scrapy crawl task -O out.xlsx` uses them; the control API
 renders stored results with the same classes.
@@ -13,7 +13,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from scrapy.crawler import Crawler
-from scrapy.exporters import BaseItemExporter, CsvItemExporter
+from scrapy.exporters import BaseItemExporter, CsvItemExporter, XmlItemExporter
 
 from engine.flatten import LIST_SEPARATOR, columns, flatten
 
@@ -37,6 +37,14 @@ class FlatCsvItemExporter(CsvItemExporter):
 
     def export_item(self, item: Any) -> None:
         super().export_item(flatten(dict(item)))
+
+
+class NullXmlItemExporter(XmlItemExporter):
+    """Scrapy's XML exporter, with a null value as an empty element (Scrapy writes "None")."""
+
+    def _export_xml_field(self, name: str, serialized_value: Any, depth: int) -> None:
+        value = "" if serialized_value is None else serialized_value
+        super()._export_xml_field(name, value, depth)
 
 
 class XlsxItemExporter(BaseItemExporter):

@@ -42,6 +42,7 @@ EXTENSIONS = {
 }
 FEED_EXPORTERS = {
     "csv": "engine.exporters.FlatCsvItemExporter",
+    "xml": "engine.exporters.NullXmlItemExporter",
     "xlsx": "engine.exporters.XlsxItemExporter",
 }
 
