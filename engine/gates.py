@@ -3,7 +3,7 @@
 `CRAWLPLANE_GATES` lists the proxies (`{"url": ..., "connections_limit": n}`), in order;
 `CRAWLPLANE_GATES_DIRECT` adds the direct connection as the last gate (used only once every
 proxy failed for the request); `CRAWLPLANE_GATES_ROTATE_ON` lists the response statuses that
-count as a gate failure, like a connection error does. Off without proxies.
+count as a gate failure, like a connection error or a proxy's 407 does. Off without proxies.
 
 `GateMiddleware` sits between RetryMiddleware (550) and HttpProxyMiddleware (750): it sets
 `meta["proxy"]` for HttpProxyMiddleware to apply, sees a gate's failure before retries and
@@ -120,7 +120,11 @@ class GateMiddleware:
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
-        if self._release(request) and response.status in self.rotate_on:
+        if not self._release(request):
+            return response
+        # 407 (Proxy Authentication Required) is always the proxy's failure, not the page's.
+        proxied = self.gates[request.meta[GATE]].proxy is not None
+        if response.status in self.rotate_on or (response.status == 407 and proxied):
             return self._next_gate(request, f"HTTP {response.status}")
         return response
 

@@ -112,3 +112,14 @@ def test_retries_and_redirects_keep_their_gate(site: TestSite) -> None:
         attempts = result.page(url).attempts
         assert [a["HttpStatusCode"] for a in attempts] == statuses
         assert [a["Proxy"] for a in attempts] == [p["proxy_refused"]] + [p["proxy_ok"]] * 2
+
+
+def test_proxy_auth_failure_moves_on(site: TestSite) -> None:
+    url = site.abs("/links/5/?t=auth")
+    p = dict(site.proxies, bad_auth=site.proxies["proxy_auth"].replace("user:pass", "user:no"))
+    result = crawl(scheme([url], politeness={"obey_robots": False},
+                          proxy=_proxy(p, ["bad_auth", "proxy_auth"], False)))
+    page = result.page(url)
+    assert [a["HttpStatusCode"] for a in page.attempts] == [407, 200]
+    (entry,) = _requests(site, "auth")
+    assert entry["via_proxy"] and entry["headers"]["x-test-proxy-auth"]
