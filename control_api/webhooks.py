@@ -21,12 +21,13 @@ import treq
 from twisted.internet import defer, task, threads
 from twisted.internet.error import TimeoutError as DeferredTimeout
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseNeverReceived
+from twisted.web.client import HTTPConnectionPool, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 
 from control_api import deliveries, outbound, results
 from control_api.config import Config
 from control_api.keys import webhook_secret
+from control_api.safe_http import safe_agent
 from engine.scheme import Scheme
 from engine.store import Row, Store
 
@@ -173,8 +174,9 @@ class WebhookSender:
     async def _exchange(self, method: str, url: str, body: bytes,
                         headers: dict[str, str]) -> int:
         # A fresh client each time: no cookies carried from one tenant's receiver to another.
-        client = treq.client.HTTPClient(Agent(self.reactor, pool=self._pool,
-                                              connectTimeout=self.config.webhook_timeout))
+        client = treq.client.HTTPClient(safe_agent(
+            self.reactor, self._pool, self.config.allow_private_targets,
+            self.config.webhook_timeout))
         response = await client.request(method, url, data=body or None,
                                         headers=Headers({k: [v] for k, v in headers.items()}),
                                         allow_redirects=False)  # a redirect is no delivery

@@ -7,11 +7,14 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from twisted.internet.address import IPv4Address
 
 from control_api.outbound import url_problem
+from control_api.safe_http import SafeResolver
 from engine.store import Store, store_url
 from engine.store.tables import deliveries
 from tests.site.fixture import TestSite
@@ -112,3 +115,43 @@ def test_delivery_time_check_refuses_and_records(server: Server, key: str,
     assert (rows[0]["state"], rows[0]["status_code"], rows[0]["next_attempt_at"]) == (
         "failed", None, None)
     assert rows[0]["error"].startswith("refused: 169.254.169.254 is a cloud metadata address")
+
+
+class _Addresses:
+    """A resolver that answers with fixed addresses (what a rebinding DNS server would do)."""
+
+    def __init__(self, *hosts: str):
+        self.hosts = hosts
+
+    def resolveHostName(self, receiver: Any, hostName: str, portNumber: int = 0,
+                        addressTypes: Any = None, transportSemantics: str = "TCP") -> None:
+        receiver.resolutionBegan(None)
+        for host in self.hosts:
+            receiver.addressResolved(IPv4Address("TCP", host, portNumber))
+        receiver.resolutionComplete()
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+        self.complete = False
+
+    def resolutionBegan(self, resolution: Any) -> None:
+        pass
+
+    def addressResolved(self, address: Any) -> None:
+        self.hosts.append(address.host)
+
+    def resolutionComplete(self) -> None:
+        self.complete = True
+
+
+@pytest.mark.parametrize(("allow_private", "expected"), [
+    (True, ["127.0.0.1", "93.184.216.34"]), (False, ["93.184.216.34"])])
+def test_the_webhook_agent_connects_only_to_allowed_addresses(
+        allow_private: bool, expected: list[str]) -> None:
+    rebinding = _Addresses("169.254.169.254", "127.0.0.1", "93.184.216.34", "169.254.1.1")
+    resolver = SafeResolver(rebinding, allow_private)  # type: ignore[arg-type]
+    got = _Collect()
+    resolver.resolveHostName(got, "rebind.example", 80)  # type: ignore[arg-type]
+    assert got.hosts == expected and got.complete
