@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 
+from control_api import results
 from control_api import tasks as q
 from engine.ids import new_id
 from engine.store import TERMINAL_STATUSES, Row, Store
-from engine.store.tables import deliveries, tasks
+from engine.store.tables import deliveries, runs, tasks
 
 MAX_DELAY = 3600.0  # the longest wait between two attempts
+CATCH_UP = 24 * 3600.0  # how far back a starting server looks for runs it never saw end
 
 
 def backoff(attempt: int, base: float) -> float:
@@ -31,7 +34,7 @@ def pingback_url(template: str, task_id: str, tag: str | None) -> str:
         "$tag", quote(tag or "", safe=""))
 
 
-def create_for_run(store: Store, data_dir: Any, base_url: str, run_id: str) -> int:
+def create_for_run(store: Store, data_dir: Path, base_url: str, run_id: str) -> int:
     """Queue the deliveries a finished run calls for; returns how many. Idempotent: a run
     that already has deliveries (a hook called twice, say after recovery) gets none."""
     run = store.get_run(run_id)
@@ -63,6 +66,26 @@ def create_for_run(store: Store, data_dir: Any, base_url: str, run_id: str) -> i
         for row in rows:
             conn.execute(insert(deliveries).values(delivery_id=new_id("d"), **row))
     return len(rows)
+
+
+def catch_up(store: Store, data_dir: Path, base_url: str, window: float = CATCH_UP) -> int:
+    """Queue the deliveries of runs that ended while no server was watching (a crawl that
+    finished while the server was down): each task's latest run, ended within `window`
+    seconds, whose task wants webhooks and which has no deliveries yet."""
+    has_hook = or_(tasks.c.callback_url.isnot(None), tasks.c.pingback_url.isnot(None),
+                   tasks.c.postback_url.isnot(None))
+    with store.engine.connect() as conn:
+        missed = list(conn.execute(
+            select(runs.c.id).join(tasks, tasks.c.run_id == runs.c.id)
+            .where(runs.c.status.in_(TERMINAL_STATUSES),
+                   runs.c.ended_at >= time.time() - window, has_hook,
+                   ~exists().where(deliveries.c.run_id == runs.c.id))
+        ).scalars())
+    created = 0
+    for run_id in missed:
+        results.render_run(store, data_dir, run_id)
+        created += create_for_run(store, data_dir, base_url, run_id)
+    return created
 
 
 def claim_due(store: Store, limit: int, lease: float) -> list[Row]:

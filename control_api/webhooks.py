@@ -97,7 +97,18 @@ class WebhookSender:
     def start(self, base_url: str | None = None) -> None:
         if base_url and not self.config.public_url:
             self.base_url = base_url
-        self._loop.start(self.config.webhook_poll, now=True)
+        d = threads.deferToThread(deliveries.catch_up, self.store, self.config.data_dir,
+                                  self.base_url)
+        d.addCallback(self._caught_up)
+        d.addErrback(lambda f: logger.error("catching up on deliveries failed: %s",
+                                            f.getTraceback()))
+        d.addBoth(lambda _: self._loop.start(self.config.webhook_poll, now=True))
+
+    @staticmethod
+    def _caught_up(created: int) -> None:
+        if created:
+            logger.info("queued %d deliveries of runs that ended while no server was watching",
+                        created)
 
     def stop(self) -> None:
         if self._loop.running:

@@ -3,6 +3,8 @@ started on the same store, still delivers, with the same delivery id."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,3 +48,23 @@ def test_a_retry_survives_a_server_restart(slow_retry_server: Server, receiver: 
     rows = server.wait_log(key, task["id"], lambda rows: rows[-1]["status_code"] == 200)
     assert [(r["attempt"], r["status_code"]) for r in rows] == [(1, 500), (2, 200)]
     assert {r["id"] for r in rows} == {first_id}
+
+
+def test_a_run_that_ends_while_the_server_is_down_still_calls_back(
+        tmp_path: Path, receiver: Receiver, site: TestSite) -> None:
+    server = Server(tmp_path).start()
+    try:
+        key = server.create_key("downtime")
+        task = server.json(key, "POST", "/v1/tasks", {
+            "scheme": scheme(site, start_urls=[site.url + "/slow/?delay=3"]),
+            "callback_url": receiver.url + "/cb"}, expect=201)
+        server.wait_task(key, task["id"], ("running",))
+        server.kill()  # the crawl process goes on, and finishes, without a server
+        time.sleep(6)
+        assert receiver.received("/cb") == []
+        server.start()
+        (callback,) = receiver.wait("/cb", timeout=30)
+        sent = json.loads(callback.body)
+        assert (sent["id"], sent["status"]) == (task["id"], "completed")
+    finally:
+        server.stop()
