@@ -28,7 +28,7 @@ class Server:
 
         from control_api import outbound
         from control_api.api import TaskAPI
-        from control_api.launcher import LocalLauncher
+        from control_api.launcher import Launcher, LocalLauncher
         from control_api.webhooks import WebhookSender
         from engine.store import Store
 
@@ -38,7 +38,13 @@ class Server:
         self.store = Store(config.database_url)
         # Called with a run id when a run's process is gone; results first, then webhooks.
         self.finished_hooks: list[Callable[[str], Any]] = []
-        self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
+        self.launcher: Launcher
+        if config.launcher == "scrapyd" or (not config.launcher and config.scrapyd_nodes):
+            from control_api.scrapyd import ScrapydLauncher
+
+            self.launcher = ScrapydLauncher(self.store, config, self.reactor, self.run_finished)
+        else:
+            self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
         # Outbound safety for crawl targets and webhook URLs, then webhooks after each run.
         self.api = TaskAPI(self.store, config, self.launcher,
                            target_check=outbound.target_check(config.allow_private_targets))

@@ -25,6 +25,12 @@ class Config:
     rate_limit: int = 600  # requests per minute per key, all endpoints together
     ready_rate_limit: int = 20  # GET /v1/tasks/ready calls per minute per key
     public_url: str = ""  # base of file_url links; empty: the request's own host
+    launcher: str = ""  # local | scrapyd; empty: scrapyd when nodes are set, else local
+    scrapyd_nodes: tuple[str, ...] = ()  # node URLs, basic auth as http://user:pass@host:6800
+    scrapyd_project: str = "crawlplane"  # the project name the egg was deployed under
+    scrapyd_slots: int = 4  # jobs (running + pending) the server keeps on one node at most
+    scrapyd_dead_after: float = 30.0  # seconds a node may not answer before it counts as dead
+    scrapyd_store_url: str = ""  # store URL sent to nodes; empty: store_url; "-": none (env)
     # Webhook deliveries: seconds to wait for an answer, first retry delay (doubling, with
     # jitter, capped at an hour), attempts before giving up, and how often due ones are sent.
     webhook_timeout: float = 10.0
@@ -52,6 +58,14 @@ class Config:
             webhook_max_attempts=int(env.get("CRAWLPLANE_WEBHOOK_MAX_ATTEMPTS",
                                              defaults.webhook_max_attempts)),
             webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
+            launcher=env.get("CRAWLPLANE_LAUNCHER", "").strip().lower(),
+            scrapyd_nodes=tuple(n.strip() for n in env.get("CRAWLPLANE_SCRAPYD_NODES", "")
+                                .split(",") if n.strip()),
+            scrapyd_project=env.get("CRAWLPLANE_SCRAPYD_PROJECT", defaults.scrapyd_project),
+            scrapyd_slots=int(env.get("CRAWLPLANE_SCRAPYD_SLOTS", defaults.scrapyd_slots)),
+            scrapyd_dead_after=float(env.get("CRAWLPLANE_SCRAPYD_DEAD_AFTER",
+                                             defaults.scrapyd_dead_after)),
+            scrapyd_store_url=env.get("CRAWLPLANE_SCRAPYD_STORE_URL", ""),
         )
 
     @property

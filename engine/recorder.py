@@ -21,6 +21,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
+from engine.jobs import is_job
 from engine.signals import page_finished
 from engine.store import Row, Store, store_url
 
@@ -47,6 +48,7 @@ class StoreRecorder:
         self.keep_bodies = crawler.settings.getbool("CRAWLPLANE_STORE_BODIES")
         self.flush_rows = crawler.settings.getint("CRAWLPLANE_FLUSH_ROWS")
         self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
+        self.update_pages = is_job(crawler.settings)  # a job's pages exist: update them
         self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
                                               "item_rows": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
@@ -123,6 +125,7 @@ class StoreRecorder:
         queued = max(0, getattr(spider, "pages_requested", 0) - self.counts["pages"])
         batch["progress"] = {**self.counts, "queued": queued, "heartbeat_at": time.time()}
         batch["run_id"] = self.run_id
+        batch["update_pages"] = self.update_pages
         return batch
 
     def flush(self) -> Deferred[Any]:
@@ -144,6 +147,8 @@ class StoreRecorder:
         if cancel:
             logger.info("cancel requested through the store; closing the crawl")
             self._close("cancelled")
+        elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
+            self._maybe_flush()
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         # A coroutine with named arguments: the signal dispatcher passes only the arguments a

@@ -120,6 +120,20 @@ class Politeness(_Model):
     obey_robots: bool = True
     crawl_delay: float | str = 0.0
     concurrency: int = Field(default=8, ge=1, le=256)
+    # Per host (or host:port) over crawl_delay: {"example.com": "1-5"} (the interactive
+    # API's CrawlDelays).
+    host_delays: dict[str, str] = {}
+
+    @field_validator("host_delays")
+    @classmethod
+    def _host_delays(cls, value: dict[str, str]) -> dict[str, str]:
+        for host, delay in value.items():
+            spec = delay.strip().lower()
+            if not host or not (spec == "robots" or _DELAY_RANGE.match(spec)
+                                or re.fullmatch(r"\d+(\.\d+)?", spec)):
+                raise ValueError(f"delay {delay!r} for host {host!r} must be seconds, a range "
+                                 "like '1-5', or 'robots'")
+        return {host.lower(): delay.strip().lower() for host, delay in value.items()}
 
     @field_validator("crawl_delay")
     @classmethod

@@ -39,6 +39,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "engine.recorder.StoreRecorder": 500,
+    "engine.jobs.JobFeeder": 510,  # interactive jobs only
 }
 FEED_EXPORTERS = {
     "csv": "engine.exporters.FlatCsvItemExporter",
@@ -57,6 +58,13 @@ CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
+# Interactive jobs (engine/jobs.py): "crawl" or "job", set from the stored task.
+CRAWLPLANE_TASK_KIND = "crawl"
+# A job's crawl process polls the store for new download tasks this often (seconds), takes
+# at most this many at a time, and closes after this many seconds without new work.
+CRAWLPLANE_JOB_POLL_INTERVAL = float(os.environ.get("CRAWLPLANE_JOB_POLL_INTERVAL", "0.02"))
+CRAWLPLANE_JOB_BATCH = 200
+CRAWLPLANE_JOB_IDLE_TIMEOUT = float(os.environ.get("CRAWLPLANE_JOB_IDLE_TIMEOUT", "60"))
 
 # Politeness and request gates (engine/crawl_delay.py, engine/gates.py, engine/retry_delay.py).
 # A crawl delay for every host: "1-5" (uniform per request) or "robots" (robots.txt

@@ -50,6 +50,7 @@ def _politeness_and_gates(scheme: Scheme) -> dict[str, Any]:
     return {
         "CRAWLPLANE_CRAWL_DELAY": None if delay and delay[0] == delay[1]
         else str(scheme.politeness.crawl_delay),
+        "CRAWLPLANE_HOST_DELAYS": dict(scheme.politeness.host_delays),
         "CRAWLPLANE_GATES": [g.model_dump() for g in proxy.gates] if proxy.use else [],
         "CRAWLPLANE_GATES_DIRECT": proxy.fallback_direct,
         "CRAWLPLANE_GATES_ROTATE_ON": list(proxy.rotate_on_status),

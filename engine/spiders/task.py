@@ -49,7 +49,8 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         if task is None:
             raise ValueError(f"task {task_id} not found in {store.url}")
         if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
-            run_id = store.queue_run(task_id)["id"]
+            # Taken at once, so that no launcher claims it and starts it a second time.
+            run_id = store.queue_run(task_id, launcher="external")["id"]
         return parse_scheme(task["scheme"]), run_id
     finally:
         store.close()

@@ -104,13 +104,15 @@ class Store:
             task["run_id"] = queued["id"]
         return task, queued
 
-    def queue_run(self, task_id: str) -> Row:
+    def queue_run(self, task_id: str, launcher: str | None = None) -> Row:
+        """Queue a run; with `launcher`, one already taken (no launcher will claim it)."""
         with self.engine.begin() as conn:
-            return self._queue_run(conn, task_id)
+            return self._queue_run(conn, task_id, launcher)
 
-    def _queue_run(self, conn: Connection, task_id: str) -> Row:
+    def _queue_run(self, conn: Connection, task_id: str, launcher: str | None = None) -> Row:
         now = time.time()
-        run: Row = {"id": new_id("r"), "task_id": task_id, "status": "queued", "queued_at": now}
+        run: Row = {"id": new_id("r"), "task_id": task_id, "status": "queued", "queued_at": now,
+                    "launcher": launcher}
         conn.execute(insert(runs).values(**run))
         conn.execute(
             update(tasks)

@@ -72,7 +72,7 @@ runs = Table(
     Column("task_id", String(40), nullable=False, index=True),
     Column("status", String(20), nullable=False),
     Column("error", Text),
-    Column("launcher", String(40)),  # which launcher took it, e.g. "local" or a Scrapyd node
+    Column("launcher", String(100)),  # who took it: "local:<host>", "scrapyd:<host>", "external"
     Column("handle", String(200)),  # the launcher's handle: a pid or a Scrapyd job id
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("requests", Integer, nullable=False, default=0),  # successful HTTP responses
@@ -105,6 +105,7 @@ pages = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_pages_task_id", "task_id", "id"),
     Index("ix_pages_task_url", "task_id", "url"),
+    Index("ix_pages_task_state", "task_id", "state"),  # an interactive job's Created pages
 )
 
 # Every attempt at a page (redirect hops, retries, other gates), in order; the last is the result.

@@ -1,0 +1,311 @@
+"""The interactive download-task API, `/api/v2` (API.md section 4, Web Data Source
+compatible), as a Klein app on a class, mounted next to the task API by the composition root.
+
+A client starts a job, then drives it page by page: `crawl` turns a page's links into new
+download tasks, `scrape` / `scrape-multiple` read values from a page, `info` tells its state and
+DownloadInfo. Pages not downloaded yet answer 202 and the client repeats; crawl and scrape
+work from the page cache (the stored body) and never make a request of their own.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+from urllib.parse import urljoin
+
+from klein import Klein
+from parsel import Selector
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from werkzeug.exceptions import HTTPException
+
+from control_api import jobs
+from control_api.api import TaskAPI, defer
+from control_api.errors import ApiError, BadRequest, NotFound, Unprocessable
+from control_api.http import query_arg, read_json, send_json, validate
+from control_api.jobconfig import JobConfig
+from engine.extraction import node_value
+from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
+from engine.scheme import FieldRule, validation_errors
+from engine.selectors import SelectorSyntaxError, parse_selector
+from engine.store import Row
+
+_SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
+                           re.IGNORECASE)
+_LINK_SCHEMES = ("http://", "https://")
+
+
+class Forbidden(ApiError):
+    """The page could not be had: robots.txt, every request gate failed, or an HTTP error."""
+
+    status = 403
+
+
+class NotProcessable(ApiError):
+    """The page is not HTML or XML."""
+
+    status = 422
+
+
+class ScrapeParam(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    selector: str = Field(min_length=1)
+    attributeName: str | None = None  # noqa: N815 (the API's spelling)
+
+
+SCRAPE_PARAMS = TypeAdapter(list[ScrapeParam])
+
+
+class Pending(Exception):
+    """The page is not downloaded yet: 202, the client repeats."""
+
+    def __init__(self, page: Row):
+        super().__init__(page["id"])
+        self.page = page
+
+
+class InteractiveAPI:
+    app = Klein()
+
+    def __init__(self, tasks: TaskAPI):
+        # The task API's store, launcher, settings, authentication and rate limits.
+        self.tasks = tasks
+        self.store = tasks.store
+        self.launcher = tasks.launcher
+
+    def run_finished(self, run_id: str) -> Any:
+        """A server hook after each run: a job whose crawl went idle while work was arriving
+        gets a new run."""
+        d = defer(jobs.run_finished, self.store, run_id)
+        d.addCallback(lambda queued: self.launcher.kick() if queued else None)
+        return d
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @app.handle_errors(Pending)
+    def pending(self, request: IRequest, failure: Failure) -> bytes:
+        pending = failure.value
+        assert isinstance(pending, Pending)
+        page = pending.page
+        return send_json(request, {"Id": page["id"], "Url": page["url"],
+                                   "TaskState": page["state"]}, 202)
+
+    @app.handle_errors(ApiError)
+    def api_error(self, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.api_error(request, failure)
+        return body
+
+    @app.handle_errors(HTTPException)
+    def routing_error(self, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.routing_error(request, failure)
+        return body
+
+    @app.handle_errors(Exception)
+    def bug(self, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.bug(request, failure)
+        return body
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    @app.route("/jobs/<job_name>/start", methods=["POST"])
+    async def start_job(self, request: IRequest, job_name: str) -> bytes:
+        who = await self.tasks.principal(request)
+        config = validate(JobConfig, read_json(request, self.tasks.config.body_limit))
+        try:
+            scheme = config.scheme()
+        except ValidationError as exc:
+            raise Unprocessable(validation_errors(exc, "scheme")) from None
+        if self.tasks.target_check is not None:
+            await defer(self.tasks.target_check, _SchemeBody(scheme))
+        created, stopped = await defer(jobs.start, self.store, who.tenant_id, job_name, scheme,
+                                       config.from_scratch)
+        if stopped is not None:
+            self.launcher.cancel(stopped)
+        self.launcher.kick()
+        return send_json(request, created)
+
+    # -- download tasks ------------------------------------------------------------------
+
+    @app.route("/tasks/<task_id>/crawl", methods=["GET"])
+    async def crawl(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.tasks.principal(request)
+        query = _selector(query_arg(request, "selector"), "selector")
+        attribute = query_arg(request, "attributeName") or "href"
+        page = await self._downloaded(who.tenant_id, task_id)
+        urls: list[str] = await defer(_links, page, query, attribute)
+        found, queued = await defer(jobs.crawl, self.store, page, urls)
+        if queued:
+            self.launcher.kick()
+        return send_json(request, found)
+
+    @app.route("/tasks/<task_id>/scrape", methods=["GET"])
+    async def scrape(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.tasks.principal(request)
+        param = ScrapeParam(name="value", selector=_selector(query_arg(request, "selector"),
+                                                             "selector"),
+                            attributeName=query_arg(request, "attributeName") or None)
+        page = await self._downloaded(who.tenant_id, task_id)
+        values: list[dict[str, Any]] = await defer(_scrape, page, [param])
+        return send_json(request, values[0]["values"])
+
+    @app.route("/tasks/<task_id>/scrape-multiple", methods=["GET"])
+    async def scrape_multiple(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.tasks.principal(request)
+        return await self._scrape_multiple(request, who.tenant_id, task_id,
+                                           _query_params(request))
+
+    @app.route("/tasks/<task_id>/scrape-multiple", methods=["POST"])
+    async def scrape_multiple_post(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.tasks.principal(request)
+        body = read_json(request, self.tasks.config.body_limit)
+        if isinstance(body, dict) and "scrapeParams" in body:
+            body = body["scrapeParams"]
+        try:
+            params = SCRAPE_PARAMS.validate_python(body)
+        except ValidationError as exc:
+            raise Unprocessable(validation_errors(exc)) from None
+        return await self._scrape_multiple(request, who.tenant_id, task_id, params)
+
+    async def _scrape_multiple(self, request: IRequest, tenant_id: str, task_id: str,
+                               params: list[ScrapeParam]) -> bytes:
+        if not params:
+            raise BadRequest("no scrapeParams given: scrapeParams[0].name, "
+                             "scrapeParams[0].selector, scrapeParams[0].attributeName")
+        for i, param in enumerate(params):
+            _selector(param.selector, f"scrapeParams[{i}].selector")
+        page = await self._downloaded(tenant_id, task_id)
+        return send_json(request, await defer(_scrape, page, params))
+
+    @app.route("/tasks/<task_id>/info", methods=["GET"])
+    async def info(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.tasks.principal(request)
+        page = await defer(jobs.download_task, self.store, who.tenant_id, task_id, infos=True)
+        attempts = page["infos"]
+        return send_json(request, {
+            "Id": page["id"],
+            "Url": page["url"],
+            "Error": _error(page),
+            "TaskState": page["state"],
+            "Result": attempts[-1] if attempts else None,
+            "IntermedResults": attempts[:-1],
+        })
+
+    async def _downloaded(self, tenant_id: str, page_id: str) -> Row:
+        """The page with its cached body, once it was downloaded as HTML or XML."""
+        page: Row = await defer(jobs.download_task, self.store, tenant_id, page_id, body=True)
+        state = page["state"]
+        if state in (CREATED, IN_PROGRESS):
+            raise Pending(page)
+        if state == DELETED:
+            raise NotFound(f"download task {page_id} was deleted (its job restarted from "
+                           "scratch)")
+        if state != HANDLED or not _succeeded(page):
+            raise Forbidden(f"download task {page_id} could not be downloaded: {_error(page)}",
+                            TaskState=state)
+        content_type = (page["content_type"] or "").lower()
+        if page["body"] is None or (content_type and "html" not in content_type
+                                    and "xml" not in content_type):
+            raise NotProcessable(f"download task {page_id} is not HTML or XML "
+                                 f"(Content-Type: {page['content_type'] or 'unknown'})",
+                                 TaskState=state)
+        return page
+
+
+class _SchemeBody:
+    """What the outbound target check reads: a body with a `scheme`."""
+
+    def __init__(self, scheme: Any):
+        self.scheme = scheme
+
+
+def _succeeded(page: Row) -> bool:
+    status = page["http_status"]
+    return status is not None and (200 <= status < 300 or status == 304)
+
+
+def _error(page: Row) -> str | None:
+    if page["error"]:
+        return str(page["error"])
+    status = page["http_status"]
+    if page["state"] == HANDLED and status is not None and not _succeeded(page):
+        return f"HTTP {status}"
+    return None
+
+
+def _selector(text: str | None, name: str) -> str:
+    if not text:
+        raise BadRequest(f"query parameter {name!r} is required, e.g. 'CSS: a.next'")
+    try:
+        parse_selector(text)
+    except SelectorSyntaxError as exc:
+        raise BadRequest(f"{name}: {exc}", errors={name: [str(exc)]}) from None
+    return text
+
+
+def _query_params(request: IRequest) -> list[ScrapeParam]:
+    """`scrapeParams[i].name/selector/attributeName` query parameters, in index order."""
+    found: dict[int, dict[str, str]] = {}
+    for raw, values in request.args.items():
+        match = _SCRAPE_PARAM.match(raw.decode("utf-8", "replace"))
+        if match and values:
+            key = match.group(2).lower()
+            field = "attributeName" if key == "attributename" else key
+            found.setdefault(int(match.group(1)), {})[field] = values[0].decode("utf-8")
+    params = []
+    for index in sorted(found):
+        given = found[index]
+        for field in ("name", "selector"):
+            if not given.get(field):
+                raise BadRequest(f"query parameter scrapeParams[{index}].{field} is required")
+        params.append(ScrapeParam(name=given["name"], selector=given["selector"],
+                                  attributeName=given.get("attributeName") or None))
+    return params
+
+
+def _page(page: Row) -> Selector:
+    body = page["body"]
+    text = zlib.decompress(body["body"]).decode(body["encoding"] or "utf-8", "replace")
+    content_type = (page["content_type"] or "").lower()
+    kind = "xml" if "xml" in content_type and "html" not in content_type else "html"
+    return Selector(text=text, type=kind, base_url=body["url"])
+
+
+def _values(page: Row, selector: Selector, param: ScrapeParam) -> list[str]:
+    rule = FieldRule(name=param.name, selector=param.selector, attr=param.attributeName)
+    base = page["body"]["url"]
+    values = [node_value(node, rule, base) for node in parse_selector(param.selector)
+              .select(selector)]
+    return [v for v in values if v is not None]
+
+
+def _scrape(page: Row, params: list[ScrapeParam]) -> list[dict[str, Any]]:
+    selector = _page(page)
+    return [{"name": p.name, "values": _values(page, selector, p)} for p in params]
+
+
+def _links(page: Row, selector_text: str, attribute: str) -> list[str]:
+    param = ScrapeParam(name="links", selector=selector_text, attributeName=attribute)
+    base = page["body"]["url"]
+    links = (urljoin(base, v.strip()) for v in _values(page, _page(page), param))
+    return [link for link in links if link.startswith(_LINK_SCHEMES)]
+
+
+class Mount(Resource):
+    """The site's root: `/api/v2/...` to the interactive API, everything else to the task API."""
+
+    def __init__(self, tasks: IResource, interactive: IResource):
+        super().__init__()
+        self.tasks = tasks
+        self.interactive = interactive
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:  # noqa: N802
+        if path == b"api" and request.postpath[:1] == [b"v2"] and len(request.postpath) > 1:
+            request.prepath.append(request.postpath.pop(0))
+            return self.interactive
+        request.postpath.insert(0, request.prepath.pop())  # the task API sees the whole path
+        return self.tasks

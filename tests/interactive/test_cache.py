@@ -1,0 +1,85 @@
+"""The page cache and job restarts: Continue revalidates with conditional requests and a 304
+reuses the cached body; FromScratch starts over; an idle job's process ends and a new one is
+launched when work arrives."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.interactive.conftest import Client, Server
+from tests.interactive.test_errors import settled
+from tests.site.fixture import TestSite
+
+
+def job_task(client: Client, name: str) -> dict[str, Any]:
+    tasks = client.call("GET", "/v1/tasks", params={"name": name}).json["data"]
+    assert len(tasks) == 1
+    task: dict[str, Any] = tasks[0]
+    return task
+
+
+def value(client: Client, task_id: str) -> Any:
+    answer = client.ready("GET", f"/api/v2/tasks/{task_id}/scrape",
+                          params={"selector": "CSS: p.value"})
+    assert answer.status == 200, answer.body
+    return answer.json
+
+
+def test_continue_revalidates_and_from_scratch_starts_over(server: Server,
+                                                            site: TestSite) -> None:
+    client = server.client("cache")
+    config: dict[str, Any] = {
+        "StartUrls": [site.abs("/etag/reval/")],
+        "Headers": {"DefaultRequestHeaders": [{"Name": "X-Job", "Values": ["cache-test"]}]},
+    }
+    first = client.start("cache", config)[0]
+    assert value(client, first["Id"]) == ["v1"]
+    assert value(client, first["Id"]) == ["v1"]  # from the cache: no second request
+    log = site.log(path_prefix="/etag/reval/")
+    assert len(log) == 1
+    assert "if-none-match" not in log[0]["headers"]
+    assert log[0]["headers"]["x-job"] == ["cache-test"]
+
+    again = client.start("cache", {**config, "Restart": {"JobRestartMode": "Continue"}})
+    assert again == [first]
+    info = settled(client, first["Id"])
+    assert info["TaskState"] == "Handled" and info["Result"]["HttpStatusCode"] == 304
+    assert value(client, first["Id"]) == ["v1"]  # the cached body, kept on 304
+    log = site.log(path_prefix="/etag/reval/")
+    assert len(log) == 2
+    assert log[1]["headers"]["if-none-match"] == ['"reval-v1"']
+    assert log[1]["headers"]["if-modified-since"] == ["Mon, 01 Jan 2024 00:00:00 GMT"]
+
+    fresh = client.start("cache", {**config, "Restart": {"JobRestartMode": "FromScratch"}})
+    assert fresh[0]["Url"] == first["Url"] and fresh[0]["Id"] != first["Id"]
+    assert value(client, fresh[0]["Id"]) == ["v1"]
+    assert client.info(first["Id"])["TaskState"] == "Deleted"
+    assert client.call("GET", f"/api/v2/tasks/{first['Id']}/scrape",
+                       params={"selector": "CSS: p.value"}).status == 404
+    log = site.log(path_prefix="/etag/reval/")
+    assert len(log) == 3 and "if-none-match" not in log[2]["headers"]
+    pages = client.call("GET", f"/v1/tasks/{job_task(client, 'cache')['id']}/pages").json
+    assert {(p["id"], p["state"]) for p in pages["data"]} == {(first["Id"], "Deleted"),
+                                                              (fresh[0]["Id"], "Handled")}
+
+
+def test_idle_job_closes_and_relaunches_on_new_work(server: Server, site: TestSite) -> None:
+    client = server.client("idle")
+    root = client.start("idle", {"StartUrls": [site.abs("/catalog/")]})[0]
+    assert client.ready("GET", f"/api/v2/tasks/{root['Id']}/scrape",
+                        params={"selector": "CSS: h1"}).json == ["Catalog"]
+    first_run = job_task(client, "idle")
+    deadline = time.monotonic() + 30  # the idle timeout is 2 s, checked every 5 s by Scrapy
+    while job_task(client, "idle")["status"] != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    categories = client.crawl(root["Id"], "CSS: a.category")
+    assert len(categories) == 3
+    answer = client.ready("GET", f"/api/v2/tasks/{categories[0]['Id']}/scrape",
+                          params={"selector": "CSS: h1"})
+    assert answer.json == ["Books"]
+    second_run = job_task(client, "idle")
+    assert second_run["status"] == "running"
+    assert second_run["started_at"] != first_run["started_at"]

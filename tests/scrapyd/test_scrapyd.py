@@ -1,0 +1,159 @@
+"""The Scrapyd launcher against two real Scrapyd nodes and the real PostgreSQL store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.store import Store, store_url
+from engine.store.tables import download_infos, pages, runs
+from tests.scrapyd.nodes import PROJECT, Crawlplane, ScrapydNode
+from tests.site import content
+from tests.site.fixture import TestSite
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def quotes(site: TestSite) -> dict[str, Any]:
+    return {
+        "start_urls": [site.url + "/quotes/page/1/"],
+        "item": {"selector": "CSS: div.quote",
+                 "fields": [{"name": "text", "selector": "CSS: span.text"},
+                            {"name": "author", "selector": "CSS: small.author"}]},
+        "paginate": {"selector": "CSS: li.next a"},
+        "formats": ["json"],
+    }
+
+
+def slow(site: TestSite, label: str, pages_: int = 40) -> dict[str, Any]:
+    """One page a second, one at a time: a run that stays running for a while."""
+    return {
+        "start_urls": [f"{site.url}/slow/?delay=1&run={label}&i={i}" for i in range(pages_)],
+        "item": {"fields": [{"name": "title", "selector": "CSS: title"}]},
+        "politeness": {"concurrency": 1},
+    }
+
+
+@pytest.fixture(scope="module")
+def store(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    opened = Store(store_url(postgres_url, tmp_path_factory.mktemp("store")))
+    yield opened
+    opened.close()
+
+
+def latest_run(store: Store, task_id: str) -> dict[str, Any]:
+    task = store.get_task(task_id)
+    assert task is not None and task["run_id"]
+    run = store.get_run(task["run_id"])
+    assert run is not None
+    return run
+
+
+def wait_for(predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_egg_lists_the_task_spider(nodes: list[ScrapydNode]) -> None:
+    for node in nodes:
+        assert node.get("listspiders.json", project=PROJECT)["spiders"] == ["task"]
+
+
+def test_schedule_json_runs_a_stored_task(server: Crawlplane, nodes: list[ScrapydNode],
+                                          site: TestSite, store: Store,
+                                          postgres_url: str) -> None:
+    """Straight to Scrapyd, no launcher: the store URL goes with the job as a setting."""
+    task = server.create_task(quotes(site), run=False)
+    node = nodes[0]
+    job = node.post("schedule.json", [("project", PROJECT), ("spider", "task"),
+                                      ("task_id", task["id"]),
+                                      ("setting", f"CRAWLPLANE_STORE_URL={postgres_url}")])
+    wait_for(lambda: node.jobs().get(job["jobid"]) == "finished", 60, "the job to finish")
+    done = server.wait(task["id"], "completed")
+    assert done["items"] == len(content.QUOTES)
+    assert done["pages"] == content.QUOTE_PAGES
+    run = latest_run(store, task["id"])
+    assert run["launcher"] == "external"  # not claimed (and started again) by the server
+    status, listed = server.call("GET", f"/v1/tasks/{task['id']}/pages?take=100")
+    assert status == 200 and len(listed["data"]) == content.QUOTE_PAGES
+    with store.engine.connect() as conn:
+        infos = conn.execute(
+            download_infos.select().join(pages, pages.c.id == download_infos.c.page_id)
+            .where(pages.c.run_id == run["id"])).mappings().all()
+    assert infos and all(row["info"]["HttpStatusCode"] in (200, 302) for row in infos)
+
+
+def test_runs_spread_over_both_nodes(server: Crawlplane, nodes: list[ScrapydNode],
+                                     site: TestSite, store: Store) -> None:
+    created = [server.create_task(quotes(site), name=f"spread {i}") for i in range(4)]
+    for task in created:
+        done = server.wait(task["id"], "completed", timeout=90)
+        assert done["items"] == len(content.QUOTES), done
+        status, items = server.call("GET", f"/v1/tasks/{task['id']}/store?format=json")
+        assert status == 200 and len(items) == len(content.QUOTES)
+        assert {"text", "author"} <= set(items[0])
+    handles = [latest_run(store, task["id"])["handle"] for task in created]
+    used = {handle.split(" ", 1)[0] for handle in handles}
+    assert used == {node.url for node in nodes}, handles
+    for handle in handles:
+        url, job = handle.split(" ", 1)
+        node = next(n for n in nodes if n.url == url)
+        wait_for(lambda n=node, j=job: n.jobs()[j] == "finished", 30, f"job {job} to end")
+
+
+def test_cancel_on_a_node(server: Crawlplane, nodes: list[ScrapydNode], site: TestSite,
+                          store: Store) -> None:
+    task = server.create_task(slow(site, "cancel"))
+    server.wait(task["id"], "running")
+    wait_for(lambda: server.task(task["id"])["pages"], 30, "a first page")
+    status, cancelled = server.call("POST", f"/v1/tasks/{task['id']}/cancel")
+    assert status == 200 and cancelled["status"] == "cancelled"
+    url, job = latest_run(store, task["id"])["handle"].split(" ", 1)
+    node = next(n for n in nodes if n.url == url)
+    wait_for(lambda: node.jobs().get(job) == "finished", 30, "the job to end on its node")
+    time.sleep(1.5)  # a poll of the launcher: the run stays cancelled, its data kept
+    after = server.task(task["id"])
+    assert after["status"] == "cancelled"
+    assert 1 <= after["pages"] < 40
+    assert server.call("GET", f"/v1/tasks/{task['id']}/store?format=jsonl")[0] == 200
+
+
+def test_node_stopped_midway(server: Crawlplane, nodes: list[ScrapydNode], site: TestSite,
+                             store: Store, egg: Path) -> None:
+    """A node dies with a run on it: that run ends as an error (its data kept), the next
+    runs go to the node that is left, nothing stays queued or running."""
+    first, second = (server.create_task(slow(site, f"kill{i}")) for i in range(2))
+    for task in (first, second):
+        server.wait(task["id"], "running")
+    handles = {t["id"]: latest_run(store, t["id"])["handle"] for t in (first, second)}
+    victim = nodes[1]
+    on_victim = next(tid for tid, h in handles.items() if h.startswith(victim.url))
+    survivor_task = next(tid for tid in handles if tid != on_victim)
+    wait_for(lambda: server.task(on_victim)["pages"], 30, "a first page on the victim")
+    victim.kill()
+    try:
+        dead = server.wait(on_victim, "error", timeout=30)
+        assert "stopped answering" in dead["error"]
+        assert dead["pages"] >= 1  # what it recorded before the node died is kept
+        assert server.task(survivor_task)["status"] in ("running", "completed")
+        later = server.create_task(quotes(site), name="after the node died")
+        done = server.wait(later["id"], "completed", timeout=60)
+        assert done["items"] == len(content.QUOTES)
+        assert latest_run(store, later["id"])["handle"].startswith(nodes[0].url)
+    finally:
+        server.call("POST", f"/v1/tasks/{survivor_task}/cancel")
+        victim.start()
+    server.wait(survivor_task, "cancelled", "completed")
+    with store.engine.connect() as conn:
+        stuck = conn.execute(runs.select().where(runs.c.status.in_(("queued", "running"))))
+        assert stuck.all() == []
