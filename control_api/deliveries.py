@@ -123,8 +123,10 @@ def record(store: Store, row: Row, *, status_code: int | None, error: str | None
     state = "delivered" if ok else "retried" if retry else "failed"
     next_at = now + backoff(row["attempt"], base) if retry else None
     with store.begin() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
+        kept = conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
             state=state, status_code=status_code, error=error, at=now, next_attempt_at=next_at))
+        if not kept.rowcount:  # the task was deleted meanwhile: no retry for it
+            return "gone"
         if retry:
             following = {k: v for k, v in row.items() if k != "id"}
             conn.execute(insert(deliveries).values(
