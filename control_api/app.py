@@ -29,6 +29,7 @@ class Server:
         from control_api import outbound
         from control_api.api import TaskAPI
         from control_api.launcher import Launcher, LocalLauncher
+        from control_api.schedules import ScheduleAPI, Scheduler
         from control_api.webhooks import WebhookSender
         from engine.store import Store
 
@@ -50,6 +51,9 @@ class Server:
                            target_check=outbound.target_check(config.allow_private_targets))
         self.webhooks = WebhookSender(self.store, config, self.reactor)
         self.finished_hooks.append(self.webhooks.run_finished)
+        # Scheduled crawls (control_api/schedules.py): /v1/schedules, fired on the reactor's clock.
+        self.schedules = ScheduleAPI(self.api, self.reactor)
+        self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
 
     def run_finished(self, run_id: str) -> Any:
         from twisted.internet import threads
@@ -69,12 +73,17 @@ class Server:
     def listen(self) -> Any:
         from twisted.web.server import Site
 
-        site = Site(self.api.app.resource())
+        from control_api.schedules import Routes
+
+        tasks = Routes(self.api.app.resource(), self.schedules.app.resource())
+        site = Site(tasks)
         site.displayTracebacks = False
         port = self.reactor.listenTCP(self.config.port, site,  # type: ignore[arg-type]
                                       interface=self.config.host)
         self.launcher.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.launcher.stop)
+        self.scheduler.start()
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.scheduler.stop)
         address: Any = port.getHost()
         self.webhooks.start(f"http://{address.host}:{address.port}")
         self.reactor.addSystemEventTrigger("before", "shutdown", self.webhooks.stop)

@@ -165,3 +165,22 @@ deliveries = Table(
     Index("ix_deliveries_task", "task_id", "id"),
     Index("ix_deliveries_due", "state", "next_attempt_at"),
 )
+
+# Scheduled crawls: a cron expression (in `timezone`) that queues a run of `task_id`.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), nullable=False, index=True),
+    Column("name", String(500)),
+    Column("tag", String(500)),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("task_id", String(40), nullable=False),
+    Column("next_at", Float, nullable=False, index=True),  # the next firing
+    Column("last_at", Float),  # the last firing
+    Column("last_run_id", String(40)),  # the run the last firing queued
+    Column("last_error", Text),  # why the last firing queued nothing (e.g. still running)
+    Column("fired", Integer, nullable=False, default=0),  # runs queued so far
+    Column("created_at", Float, nullable=False),
+)
