@@ -104,7 +104,10 @@ pages = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_pages_task_id", "task_id", "id"),
-    Index("ix_pages_task_url", "task_id", "url"),
+    # Lookups by URL. PostgreSQL's btree refuses entries over 2704 bytes (long URLs exist):
+    # there a hash index on the URL, which has no such limit.
+    Index("ix_pages_task_url", "task_id", "url").ddl_if(dialect="sqlite"),
+    Index("ix_pages_url_hash", "url", postgresql_using="hash").ddl_if(dialect="postgresql"),
     Index("ix_pages_task_state", "task_id", "state"),  # an interactive job's Created pages
 )
 
