@@ -31,7 +31,7 @@ from engine.extraction import node_value
 from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
 from engine.scheme import FieldRule, validation_errors
 from engine.selectors import SelectorSyntaxError, parse_selector
-from engine.store import Row
+from engine.store import ACTIVE_STATUSES, Row
 
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
                            re.IGNORECASE)
@@ -185,6 +185,7 @@ class InteractiveAPI:
     async def info(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         page = await defer(jobs.download_task, self.store, who.tenant_id, task_id, infos=True)
+        await self._resume(page)
         attempts = page["infos"]
         return send_json(request, {
             "Id": page["id"],
@@ -195,11 +196,18 @@ class InteractiveAPI:
             "IntermedResults": attempts[:-1],
         })
 
+    async def _resume(self, page: Row) -> None:
+        """A page that waits for a job with no active run gets one (the client asks for it)."""
+        if page["state"] in (CREATED, IN_PROGRESS) and page["run_status"] not in ACTIVE_STATUSES:
+            if await defer(jobs.resume, self.store, page["task_id"]):
+                self.launcher.kick()
+
     async def _downloaded(self, tenant_id: str, page_id: str) -> Row:
         """The page with its cached body, once it was downloaded as HTML or XML."""
         page: Row = await defer(jobs.download_task, self.store, tenant_id, page_id, body=True)
         state = page["state"]
         if state in (CREATED, IN_PROGRESS):
+            await self._resume(page)
             raise Pending(page)
         if state == DELETED:
             raise NotFound(f"download task {page_id} was deleted (its job restarted from "

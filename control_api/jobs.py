@@ -161,13 +161,24 @@ def crawl(store: Store, page: Row, urls: list[str]) -> tuple[list[dict[str, str]
     return found, queued
 
 
+def resume(store: Store, task_id: str) -> bool:
+    """A run for a job whose pages wait while none is active (its crawl failed or was
+    cancelled); True when one was queued."""
+    with store.begin() as conn:
+        _lock(conn, task_id)
+        return _ensure_run(store, conn, task_id)[1]
+
+
 def download_task(store: Store, tenant_id: str, page_id: str, *, body: bool = False,
                   infos: bool = False) -> Row:
-    """A download task of one of the tenant's jobs (404 otherwise), with its cached body
-    (`body`: the page_bodies row or None) and its attempts (`infos`) when asked."""
+    """A download task of one of the tenant's jobs (404 otherwise), with the status of the
+    job's latest run (`run_status`), its cached body (`body`: the page_bodies row or None)
+    and its attempts (`infos`) when asked."""
     with store.engine.connect() as conn:
         row = conn.execute(
-            select(pages).join(tasks, tasks.c.id == pages.c.task_id)
+            select(pages, runs.c.status.label("run_status"))
+            .join(tasks, tasks.c.id == pages.c.task_id)
+            .join(runs, runs.c.id == tasks.c.run_id, isouter=True)
             .where(pages.c.id == page_id, tasks.c.tenant_id == tenant_id)
         ).mappings().first()
         if row is None:

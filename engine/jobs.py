@@ -2,7 +2,8 @@
 
 A job's download tasks are created by the API, not found by the spider. `JobFeeder`, an
 extension on only for tasks of kind "job", polls the store every
-`CRAWLPLANE_JOB_POLL_INTERVAL` seconds for the job's Created pages, claims them (InProgress)
+`CRAWLPLANE_JOB_POLL_INTERVAL` seconds (every `CRAWLPLANE_JOB_QUIET_POLL_INTERVAL` once
+nothing came for a few seconds) for the job's Created pages, claims them (InProgress)
 and schedules them, with If-None-Match / If-Modified-Since when a cached body exists. It keeps
 the spider open (`DontCloseSpider`) until nothing arrived for `CRAWLPLANE_JOB_IDLE_TIMEOUT`
 seconds; the API launches a new run when work arrives after that.
@@ -29,6 +30,7 @@ from engine.store import Row, Store, jobpages, store_url
 
 logger = logging.getLogger(__name__)
 JOB = "job"
+QUIET_AFTER = 5.0  # seconds without new work before polling slows down
 
 
 def is_job(settings: BaseSettings) -> bool:
@@ -56,7 +58,8 @@ class JobFeeder:
         settings = crawler.settings
         self.idle_timeout = settings.getfloat("CRAWLPLANE_JOB_IDLE_TIMEOUT")
         self.batch = settings.getint("CRAWLPLANE_JOB_BATCH")
-        self.last_work = time.monotonic()
+        self.last_work = self.last_poll = time.monotonic()
+        self.quiet_interval = settings.getfloat("CRAWLPLANE_JOB_QUIET_POLL_INTERVAL")
         self.polling: Deferred[Any] | None = None
         self.loop = task.LoopingCall(self.poll)
         self.interval = settings.getfloat("CRAWLPLANE_JOB_POLL_INTERVAL")
@@ -86,8 +89,11 @@ class JobFeeder:
             logger.info("%d pages left in progress by an earlier run are queued again", released)
 
     def poll(self) -> None:
-        if self.polling is not None:
+        now = time.monotonic()
+        quiet = now - self.last_work > QUIET_AFTER
+        if self.polling is not None or (quiet and now - self.last_poll < self.quiet_interval):
             return
+        self.last_poll = now
         self.polling = threads.deferToThread(jobpages.claim, self.store.engine, self.task_id,
                                              self.run_id, self.batch)
         self.polling.addCallback(self._schedule)

@@ -60,9 +60,11 @@ CRAWLPLANE_FLUSH_ROWS = 500
 CRAWLPLANE_STORE_BODIES = False
 # Interactive jobs (engine/jobs.py): "crawl" or "job", set from the stored task.
 CRAWLPLANE_TASK_KIND = "crawl"
-# A job's crawl process polls the store for new download tasks this often (seconds), takes
-# at most this many at a time, and closes after this many seconds without new work.
+# A job's crawl process polls the store for new download tasks this often (seconds; at the
+# quiet interval once nothing came for 5 s), takes at most this many at a time, and closes
+# after this many seconds without new work (the API launches a new one when work arrives).
 CRAWLPLANE_JOB_POLL_INTERVAL = float(os.environ.get("CRAWLPLANE_JOB_POLL_INTERVAL", "0.02"))
+CRAWLPLANE_JOB_QUIET_POLL_INTERVAL = 0.1
 CRAWLPLANE_JOB_BATCH = 200
 CRAWLPLANE_JOB_IDLE_TIMEOUT = float(os.environ.get("CRAWLPLANE_JOB_IDLE_TIMEOUT", "60"))
 

@@ -166,7 +166,7 @@ def stop_server(server: Server) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("interactive"),
-                           CRAWLPLANE_JOB_IDLE_TIMEOUT="2")
+                           CRAWLPLANE_JOB_IDLE_TIMEOUT="2", CRAWLPLANE_MAX_PROCESSES="4")
     try:
         yield running
     finally:

@@ -83,3 +83,15 @@ def test_idle_job_closes_and_relaunches_on_new_work(server: Server, site: TestSi
     second_run = job_task(client, "idle")
     assert second_run["status"] == "running"
     assert second_run["started_at"] != first_run["started_at"]
+
+
+def test_waiting_page_of_a_cancelled_job_gets_a_new_run(server: Server, site: TestSite) -> None:
+    client = server.client("resume")
+    task = client.start("resume", {"StartUrls": [site.abs("/slow/?delay=1")]})[0]
+    job = job_task(client, "resume")
+    cancelled = client.call("POST", f"/v1/tasks/{job['id']}/cancel")
+    assert cancelled.status == 200 and cancelled.json["status"] == "cancelled"
+    answer = client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape",
+                          params={"selector": "CSS: h1"})
+    assert answer.status == 200
+    assert client.info(task["Id"])["TaskState"] == "Handled"
