@@ -27,6 +27,7 @@ from engine.store.tables import runs
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
+WARM_DELAY = 0.5  # seconds after a launch before a new warm worker is started
 
 
 class Launcher(Protocol):
@@ -140,6 +141,7 @@ class LocalLauncher:
         self.warm: list[Worker] = []
         self._claiming = False
         self._stopping = False
+        self._warm_after = 0.0  # no new warm worker before this time (reactor seconds)
         self._loop = task.LoopingCall(self.kick)
         self._loop.clock = reactor
         self.poll_interval = poll_interval
@@ -203,9 +205,15 @@ class LocalLauncher:
             worker.assign(run)
             self.running[run["id"]] = worker
             threads.deferToThread(self.store.update_run, run["id"], handle=str(worker.pid))
-        self._fill_warm()
+        if claimed:
+            # The next warm worker spends about a second of CPU importing Scrapy: let the runs
+            # just started have their first moments (a short crawl is over by then).
+            self._warm_after = self.reactor.seconds() + WARM_DELAY
+            self.reactor.callLater(WARM_DELAY, self._fill_warm)
 
     def _fill_warm(self) -> None:
+        if self.reactor.seconds() < self._warm_after:
+            return
         while not self._stopping and len(self.warm) < self.config.warm_workers:
             self.warm.append(self._spawn())
 
