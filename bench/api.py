@@ -1,0 +1,328 @@
+"""Control API benchmark (on demand, not part of the test suite):
+
+    .venv/bin/python bench/api.py [--pages 60] [--repeat 5] [--duration 5] [--no-scrapyd] ...
+
+1. Latency: a task POSTed until `completed` for a 60-page crawl of the test site's /gen/ pages,
+   against the same crawl (the same `task` spider and scheme) through Scrapyd's schedule.json
+   until `finished`, and ScrapyRT's crawl.json. Targets: at most 0.2 of Scrapyd, 1.0 of ScrapyRT.
+2. GET /v1/tasks/{id} req/s and p99, idle and while a 5,000-page crawl runs. Target: ratio 0.8.
+
+Scrapyd and ScrapyRT are installed into the venv on first use (pip); they are not dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.site.fixture import TestSite  # noqa: E402
+
+BIN = Path(sys.executable).parent
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(method: str, url: str, body: Any = None, key: str | None = None,
+         form: dict[str, str] | None = None) -> Any:
+    headers = {"X-API-KEY": key} if key else {}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+    with _opener.open(urllib.request.Request(url, data, headers, method=method),
+                      timeout=300) as answer:
+        return json.loads(answer.read())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _opener.open(url, timeout=2).read()
+            return
+        except urllib.error.HTTPError:  # it answers
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(args, text=True, **kwargs)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ensure_installed(module: str, package: str) -> bool:
+    check = [sys.executable, "-c", f"import {module}"]
+    if subprocess.run(check, capture_output=True).returncode == 0:
+        return True
+    print(f"installing {package} into the venv ...", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package])
+    return subprocess.run(check, capture_output=True).returncode == 0
+
+
+def gen_scheme(site: TestSite, pages: int, concurrency: int = 8) -> dict[str, Any]:
+    return {
+        "start_urls": [site.abs("/gen/0.html")],
+        "item": {"selector": "CSS: div.item", "fields": [
+            {"name": "title", "selector": "CSS: h2"},
+            {"name": "price", "selector": "CSS: span.price"}]},
+        "follow": [{"selector": "CSS: li a", "max_depth": 100}],
+        "limits": {"max_pages": pages},
+        "politeness": {"obey_robots": False, "concurrency": concurrency},
+    }
+
+
+def timed(repeat: int, once: Callable[[], None], pause: float = 0.0) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        time.sleep(pause)
+        start = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summary(times: list[float]) -> str:
+    return (f"median {statistics.median(times):.3f} s  (min {min(times):.3f}, "
+            f"max {max(times):.3f}, n={len(times)})")
+
+
+# -- Crawlplane --------------------------------------------------------------------------------
+
+
+class Crawlplane:
+    def __init__(self, data_dir: Path):
+        self.env = {**os.environ, "CRAWLPLANE_DATA_DIR": str(data_dir),
+                    "CRAWLPLANE_LISTEN": "127.0.0.1:0", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS": "1",
+                    "CRAWLPLANE_RATE_LIMIT": "0"}
+        self.proc = subprocess.Popen([str(BIN / "crawlplane"), "serve"], env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        self.url = line.split("listening on ", 1)[1].strip()
+        out = subprocess.run([str(BIN / "crawlplane"), "keys", "create", "bench"], env=self.env,
+                             capture_output=True, text=True, check=True)
+        self.key = out.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        return http(method, self.url + path, body, self.key)
+
+    def run_until_completed(self, scheme: dict[str, Any], expect_items: int) -> None:
+        task = self.call("POST", "/v1/tasks", {"scheme": scheme})
+        while task["status"] in ("queued", "running"):
+            time.sleep(0.005)
+            task = self.call("GET", f"/v1/tasks/{task['id']}")
+        assert task["status"] == "completed" and task["items"] == expect_items, task
+
+
+# -- Scrapyd and ScrapyRT ----------------------------------------------------------------------
+
+
+def scrapyd_times(scheme: dict[str, Any], repeat: int, work: Path) -> list[float]:
+    """The same spider and scheme scheduled on Scrapyd (as shipped: poll_interval 5 s)."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "scrapyd.conf").write_text(
+        f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {port}\n"
+        f"eggs_dir = {work}/eggs\nlogs_dir = {work}/logs\nitems_dir =\ndbs_dir = {work}/dbs\n")
+    # Scrapyd lists the projects of the [settings] section of the nearest scrapy.cfg, and runs
+    # them from its working directory without an egg.
+    (work / "scrapy.cfg").write_text("[settings]\ndefault = engine.settings\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CRAWLPLANE_DATA_DIR": str(work / "cp")}
+    url = f"http://127.0.0.1:{port}"
+    with process([str(BIN / "scrapyd")], cwd=work, env=env, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL):
+        wait_http(url + "/daemonstatus.json")
+
+        def once() -> None:
+            job = http("POST", url + "/schedule.json", form={
+                "project": "default", "spider": "task", "scheme": json.dumps(scheme)})["jobid"]
+            while True:
+                jobs = http("GET", url + "/listjobs.json?project=default")
+                if any(j["id"] == job for j in jobs["finished"]):
+                    return
+                time.sleep(0.01)
+
+        return timed(repeat, once)
+
+
+def scrapyrt_times(scheme: dict[str, Any], repeat: int, expect_items: int) -> list[float]:
+    port = free_port()
+    env = {**os.environ, "CRAWLPLANE_DATA_DIR": tempfile.mkdtemp(prefix="cp-bench-rt-")}
+    url = f"http://127.0.0.1:{port}/crawl.json?" + urllib.parse.urlencode({
+        "spider_name": "task", "start_requests": "true",
+        "crawl_args": json.dumps({"scheme": json.dumps(scheme)})})
+    with process([str(BIN / "scrapyrt"), "-i", "127.0.0.1", "-p", str(port)], cwd=ROOT,
+                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        wait_http(f"http://127.0.0.1:{port}/crawl.json")
+
+        def once() -> None:
+            answer = http("GET", url)
+            assert answer["status"] == "ok", answer
+            assert len(answer["items"]) == expect_items, len(answer["items"])
+
+        return timed(repeat, once)
+
+
+# -- load: GET /v1/tasks/{id} -------------------------------------------------------------------
+
+
+async def _worker(host: str, port: int, request: bytes, until: float,
+                  latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head[:100]
+            if b"chunked" in head.lower():
+                await reader.readuntil(b"\r\n0\r\n\r\n")
+            else:
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+    finally:
+        writer.close()
+
+
+def load(url: str, key: str, duration: float, connections: int) -> tuple[float, float]:
+    """Requests per second and p99 latency (ms) of GET `url` over keep-alive connections."""
+    parts = urllib.parse.urlsplit(url)
+    request = (f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-KEY: {key}\r\n"
+               f"\r\n").encode()
+    latencies: list[float] = []
+
+    async def main() -> None:
+        until = time.perf_counter() + duration
+        await asyncio.gather(*(_worker(parts.hostname or "", parts.port or 80, request, until,
+                                       latencies) for _ in range(connections)))
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pause", type=float, default=3.0,
+                        help="seconds between runs, for the next warm worker to be ready")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--crawl-pages", type=int, default=5000)
+    parser.add_argument("--no-scrapyd", action="store_true")
+    parser.add_argument("--no-scrapyrt", action="store_true")
+    parser.add_argument("--no-load", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+    with TestSite.start(gen_pages=max(args.crawl_pages, args.pages)) as site:
+        server = Crawlplane(work / "crawlplane")
+        try:
+            time.sleep(2)  # the warm worker is ready
+            scheme = gen_scheme(site, args.pages)
+            server.run_until_completed(scheme, args.pages)  # warm-up
+            # A server with its warm worker ready (a new one starts with each run, and takes
+            # about a second of CPU to import Scrapy), then the same back to back.
+            ours = timed(args.repeat, lambda: server.run_until_completed(scheme, args.pages),
+                         pause=args.pause)
+            busy = timed(args.repeat, lambda: server.run_until_completed(scheme, args.pages))
+            print(f"\n1. POST until completed, {args.pages} pages")
+            print(f"   crawlplane  {summary(ours)}  (warm worker ready)")
+            print(f"   crawlplane  {summary(busy)}  (back to back)")
+            if not args.no_scrapyd and ensure_installed("scrapyd", "scrapyd"):
+                theirs = scrapyd_times(scheme, max(2, args.repeat // 2), work / "scrapyd")
+                print(f"   scrapyd     {summary(theirs)}")
+                ratio = statistics.median(ours) / statistics.median(theirs)
+                print(f"   ratio to Scrapyd  {ratio:.3f}  (target <= 0.2)")
+            if not args.no_scrapyrt and ensure_installed("scrapyrt", "scrapyrt"):
+                rt = scrapyrt_times(scheme, args.repeat, args.pages)
+                print(f"   scrapyrt    {summary(rt)}")
+                ratio = statistics.median(ours) / statistics.median(rt)
+                print(f"   ratio to ScrapyRT {ratio:.3f}  (target <= 1.0)")
+            if not args.no_load:
+                load_test(server, site, args)
+        finally:
+            server.stop()
+    return 0
+
+
+def load_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> None:
+    idle_task = server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+    idle_url = f"{server.url}/v1/tasks/{idle_task['id']}"
+    load(idle_url, server.key, 1.0, args.connections)  # warm-up
+    idle_rps, idle_p99 = load(idle_url, server.key, args.duration, args.connections)
+    print(f"\n2. GET /v1/tasks/{{id}}, {args.connections} keep-alive connections, "
+          f"{args.duration:.0f} s")
+    print(f"   idle             {idle_rps:7.0f} req/s  p99 {idle_p99:6.1f} ms")
+
+    crawl = server.call("POST", "/v1/tasks", {
+        "scheme": gen_scheme(site, args.crawl_pages, concurrency=32)})
+    crawl_url = f"{server.url}/v1/tasks/{crawl['id']}"
+    task = crawl
+    while task["status"] != "running" or (task["pages"] or 0) < 50:
+        time.sleep(0.05)
+        task = server.call("GET", f"/v1/tasks/{crawl['id']}")
+    pages_before, start = task["pages"], time.perf_counter()
+    busy_rps, busy_p99 = load(crawl_url, server.key, args.duration, args.connections)
+    task = server.call("GET", f"/v1/tasks/{crawl['id']}")
+    rate = (task["pages"] - pages_before) / (time.perf_counter() - start)
+    print(f"   during crawl     {busy_rps:7.0f} req/s  p99 {busy_p99:6.1f} ms  "
+          f"(crawl {task['status']} at {rate:.0f} pages/s meanwhile)")
+    print(f"   ratio busy/idle  {busy_rps / idle_rps:.2f}  (target >= 0.8)")
+    while task["status"] in ("queued", "running"):
+        time.sleep(0.5)
+        task = server.call("GET", f"/v1/tasks/{crawl['id']}")
+    print(f"   the {args.crawl_pages}-page crawl: {task['status']}, {task['pages']} pages "
+          f"in {task['elapsed']:.1f} s ({task['pages'] / task['elapsed']:.0f} pages/s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
