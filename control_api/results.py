@@ -90,6 +90,9 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
     run = store.get_run(run_id)
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
+        # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since.
+        with store.begin() as conn:
+            store.delete_run_data(conn, [run_id])
         return
     scheme = Scheme.model_validate(task["scheme"])
     for fmt in scheme.formats:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import sqlite3
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -252,3 +253,9 @@ def test_delete_while_running_terminates_the_crawl(api: ApiServer, site: TestSit
     before = len(site.log(path_prefix="/gen/"))
     time.sleep(1.0)
     assert len(site.log(path_prefix="/gen/")) == before
+    # Nothing of it stays in the store, not even what the crawl wrote after the delete.
+    with sqlite3.connect(api.data_dir / "crawlplane.db") as db:
+        for table in ("items", "pages", "runs"):
+            count = db.execute(f"SELECT count(*) FROM {table} WHERE task_id = ?",
+                               (task["id"],)).fetchone()[0]
+            assert count == 0, table
