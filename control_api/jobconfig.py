@@ -37,24 +37,24 @@ class _Model(BaseModel):
                               frozen=True)
 
 
-class Header(_Model):
+class JobHeader(_Model):
     name: str = Field(min_length=1)
     values: list[str] = []
 
 
-class Headers(_Model):
-    default_request_headers: list[Header] = []
+class JobHeaders(_Model):
+    default_request_headers: list[JobHeader] = []
 
 
-class Cookies(_Model):
+class JobCookies(_Model):
     use_cookies: bool = True
 
 
-class Https(_Model):
+class JobHttps(_Model):
     suppress_https_certificate_validation: bool = False
 
 
-class ProxyServer(_Model):
+class JobProxyServer(_Model):
     protocol: Literal["http", "https"] = "http"
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
@@ -69,51 +69,51 @@ class ProxyServer(_Model):
         return f"{self.protocol}://{auth}{self.host}:{self.port}"
 
 
-class Proxy(_Model):
+class JobProxy(_Model):
     use_proxy: bool = False
     send_overt_requests_on_proxies_failure: bool = True
     iterate_proxy_response_codes: Annotated[
         list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_codes)
     ] = [401, 403]
-    proxies: list[ProxyServer] = []
+    proxies: list[JobProxyServer] = []
 
 
-class RetryPolicyParams(_Model):
+class JobRetryPolicyParams(_Model):
     retry_delay_ms: int = Field(default=500, ge=0, le=600_000)
     retries_limit: int = Field(default=2, ge=0, le=20)
 
 
-class DownloadErrorHandling(_Model):
+class JobDownloadErrorHandling(_Model):
     policy: Annotated[Literal["Skip", "Retry"], BeforeValidator(_title)] = "Retry"
-    retry_policy_params: RetryPolicyParams = RetryPolicyParams()
+    retry_policy_params: JobRetryPolicyParams = JobRetryPolicyParams()
 
 
-class CrawlDelay(_Model):
+class JobCrawlDelay(_Model):
     host: str = ""  # empty or "*": every host
     delay: str = "0"
 
 
-class CrawlersProtectionBypass(_Model):
+class JobCrawlersProtectionBypass(_Model):
     max_response_size_kb: int = Field(default=10_240, ge=1, le=1_048_576)
     max_redirect_hops: int = Field(default=10, ge=0, le=100)
     request_timeout_sec: float = Field(default=30, gt=0, le=600)
-    crawl_delays: list[CrawlDelay] = []
+    crawl_delays: list[JobCrawlDelay] = []
 
 
-class Restart(_Model):
+class JobRestart(_Model):
     job_restart_mode: Annotated[Literal["Continue", "FromScratch"],
                                 BeforeValidator(_title)] = "Continue"
 
 
 class JobConfig(_Model):
     start_urls: list[Url] = Field(min_length=1, max_length=100_000)
-    headers: Headers = Headers()
-    cookies: Cookies = Cookies()
-    https: Https = Https()
-    proxy: Proxy = Proxy()
-    download_error_handling: DownloadErrorHandling = DownloadErrorHandling()
-    crawlers_protection_bypass: CrawlersProtectionBypass = CrawlersProtectionBypass()
-    restart: Restart = Restart()
+    headers: JobHeaders = JobHeaders()
+    cookies: JobCookies = JobCookies()
+    https: JobHttps = JobHttps()
+    proxy: JobProxy = JobProxy()
+    download_error_handling: JobDownloadErrorHandling = JobDownloadErrorHandling()
+    crawlers_protection_bypass: JobCrawlersProtectionBypass = JobCrawlersProtectionBypass()
+    restart: JobRestart = JobRestart()
 
     @property
     def from_scratch(self) -> bool:

@@ -8,6 +8,7 @@ import json
 from functools import cache
 from typing import Any
 
+from control_api import openapi_v2
 from engine.scheme import Scheme
 
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -212,7 +213,7 @@ def spec(server_url: str) -> dict[str, Any]:
         "info": {"title": "Crawlplane", "version": "0.1.0",
                  "description": "Scrapy-based crawling service: tasks, results, webhooks."},
         "servers": [{"url": server_url}],
-        "paths": _paths(),
+        "paths": {**_paths(), **openapi_v2.paths()},
         "components": {
             "securitySchemes": {
                 "header": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
@@ -222,6 +223,7 @@ def spec(server_url: str) -> dict[str, Any]:
                 "Task": TASK, "Result": RESULT, "Links": LINKS, "Problem": PROBLEM,
                 "Page": PAGE, "Ready": READY, "CreateTask": CREATE, "Delivery": DELIVERY,
                 **scheme_schemas(),
+                **openapi_v2.schemas(),
             },
         },
     }

@@ -140,8 +140,7 @@ class Server:
 def start_server(data_dir: Path, **env: str) -> Server:
     environment = {**os.environ, "CRAWLPLANE_DATA_DIR": str(data_dir),
                    "CRAWLPLANE_LISTEN": "127.0.0.1:0", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS": "1",
-                   "CRAWLPLANE_RATE_LIMIT": "0", **env}
-    environment.pop("CRAWLPLANE_STORE_URL", None)
+                   "CRAWLPLANE_RATE_LIMIT": "0", "CRAWLPLANE_STORE_URL": "", **env}
     proc = subprocess.Popen([CRAWLPLANE, "serve"], env=environment, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
