@@ -34,6 +34,9 @@ def apply_scheme(settings: Settings, scheme: Scheme) -> None:
     values.update(_politeness_and_gates(scheme))
     for name, value in values.items():
         settings.set(name, value, priority="spider")
+    if politeness.host_delays:  # over the installation's own, if any
+        hosts = {**settings.getdict("CRAWLPLANE_HOST_DELAYS"), **politeness.host_delays}
+        settings.set("CRAWLPLANE_HOST_DELAYS", hosts, priority="spider")
     if request.headers:
         headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
         headers.update(request.headers)
@@ -50,7 +53,6 @@ def _politeness_and_gates(scheme: Scheme) -> dict[str, Any]:
     return {
         "CRAWLPLANE_CRAWL_DELAY": None if delay and delay[0] == delay[1]
         else str(scheme.politeness.crawl_delay),
-        "CRAWLPLANE_HOST_DELAYS": dict(scheme.politeness.host_delays),
         "CRAWLPLANE_GATES": [g.model_dump() for g in proxy.gates] if proxy.use else [],
         "CRAWLPLANE_GATES_DIRECT": proxy.fallback_direct,
         "CRAWLPLANE_GATES_ROTATE_ON": list(proxy.rotate_on_status),

@@ -158,3 +158,24 @@ def test_redirects_and_retries_are_intermediate_results(server: Server, site: Te
     info = client.info(flaky["Id"])
     assert [i["HttpStatusCode"] for i in info["IntermedResults"]] == [500]
     assert info["Result"]["HttpStatusCode"] == 200
+
+
+def test_job_config_reaches_the_crawl(server: Server, site: TestSite) -> None:
+    client = server.client("config-reach")
+    urls = [site.abs(f"/gen/{i}.html") for i in (900, 901, 902)]
+    tasks = client.start("config-reach", {
+        "StartUrls": urls,
+        "Headers": {"DefaultRequestHeaders": [{"Name": "X-Client", "Values": ["wds"]}]},
+        "CrawlersProtectionBypass": {"CrawlDelays": [{"Host": "127.0.0.1", "Delay": "0.3"}]},
+    })
+    for task in tasks:
+        client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape", params={"selector": "CSS: h1"})
+        info = client.info(task["Id"])
+        assert info["Result"]["CrawlDelaySec"] == 0.3
+        sent = {h["Name"].lower(): h["Values"] for h in info["Result"]["RequestHeaders"]}
+        assert sent["x-client"] == ["wds"]
+    log = [e for e in site.log(path_prefix="/gen/90") if e["path"] in
+           {u.removeprefix(site.url) for u in urls}]
+    assert len(log) == 3 and all(e["headers"]["x-client"] == ["wds"] for e in log)
+    times = sorted(e["time"] for e in log)
+    assert all(b - a >= 0.25 for a, b in zip(times, times[1:], strict=False))
