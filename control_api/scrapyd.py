@@ -204,11 +204,13 @@ class ScrapydLauncher:
             watched.setdefault(run_id, (handle, None))
         by_node = {h.split(" ", 1)[0] for h, _ in watched.values()}
         nodes = {n.url: n for n in self.nodes}
-        listings: dict[str, dict[str, str] | None] = {}
-        for url in by_node:
-            listings[url] = await self._jobs(nodes[url]) if url in nodes else None
-            if url not in nodes:
-                self.down_since.setdefault(url, float("-inf"))  # no longer configured
+        asked = [url for url in by_node if url in nodes]
+        answers = await defer.gatherResults(
+            [defer.ensureDeferred(self._jobs(nodes[url])) for url in asked])
+        listings: dict[str, dict[str, str] | None] = dict(zip(asked, answers, strict=True))
+        for url in by_node - set(asked):  # no longer configured: as good as dead
+            listings[url] = None
+            self.down_since.setdefault(url, float("-inf"))
         now = time.time()
         for run_id, (handle, run) in watched.items():
             url, job = handle.split(" ", 1)
@@ -258,11 +260,10 @@ class ScrapydLauncher:
         return int(body.get("running", 0)) + int(body.get("pending", 0))
 
     async def _place(self) -> None:
-        loads: dict[Node, int] = {}
-        for node in self.nodes:
-            load = await self._load(node)
-            if load is not None:
-                loads[node] = load
+        answers = await defer.gatherResults(
+            [defer.ensureDeferred(self._load(node)) for node in self.nodes])
+        loads = {node: load for node, load in zip(self.nodes, answers, strict=True)
+                 if load is not None}
         free = sum(max(0, self.slots - load) for load in loads.values())
         if free <= 0:
             return
