@@ -9,8 +9,10 @@ work from the page cache (the stored body) and never make a request of their own
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
+from contextlib import suppress
 from typing import Any
 from urllib.parse import urljoin
 
@@ -28,6 +30,7 @@ from control_api.errors import ApiError, BadRequest, NotFound, Unprocessable
 from control_api.http import query_arg, read_json, send_json, validate
 from control_api.jobconfig import JobConfig
 from engine.extraction import node_value
+from engine.jobs import NUDGE
 from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
 from engine.scheme import FieldRule, validation_errors
 from engine.selectors import SelectorSyntaxError, parse_selector
@@ -122,11 +125,11 @@ class InteractiveAPI:
             raise Unprocessable(validation_errors(exc, "scheme")) from None
         if self.tasks.target_check is not None:
             await defer(self.tasks.target_check, _SchemeBody(scheme))
-        created, stopped = await defer(jobs.start, self.store, who.tenant_id, job_name, scheme,
-                                       config.from_scratch)
+        created, stopped, run = await defer(jobs.start, self.store, who.tenant_id, job_name,
+                                            scheme, config.from_scratch)
         if stopped is not None:
             self.launcher.cancel(stopped)
-        self.launcher.kick()
+        self._work_for(run)
         return send_json(request, created)
 
     # -- download tasks ------------------------------------------------------------------
@@ -138,9 +141,9 @@ class InteractiveAPI:
         attribute = query_arg(request, "attributeName") or "href"
         page = await self._downloaded(who.tenant_id, task_id)
         urls: list[str] = await defer(_links, page, query, attribute)
-        found, queued = await defer(jobs.crawl, self.store, page, urls)
-        if queued:
-            self.launcher.kick()
+        found, run = await defer(jobs.crawl, self.store, page, urls)
+        if run is not None:
+            self._work_for(run)
         return send_json(request, found)
 
     @app.route("/tasks/<task_id>/scrape", methods=["GET"])
@@ -195,6 +198,19 @@ class InteractiveAPI:
             "Result": attempts[-1] if attempts else None,
             "IntermedResults": attempts[:-1],
         })
+
+    def _work_for(self, run: Row) -> None:
+        """New download tasks for `run`: the launcher starts it when it is queued; a running
+        crawl process of this server is nudged to take them at once (engine/jobs.py)."""
+        if run["status"] == "queued":
+            self.launcher.kick()
+            return
+        local = getattr(self.launcher, "name", "").startswith("local:")
+        handle = str(run.get("handle") or "")
+        if (NUDGE is not None and local and run["status"] == "running"
+                and run.get("launcher") == self.launcher.name and handle.isdigit()):
+            with suppress(OSError):  # gone meanwhile: its successor polls anyway
+                os.kill(int(handle), NUDGE)
 
     async def _resume(self, page: Row) -> None:
         """A page that waits for a job with no active run gets one (the client asks for it)."""

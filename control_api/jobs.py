@@ -54,12 +54,12 @@ def _active_run(conn: Connection, task_id: str) -> Row | None:
     return dict(row) if row else None
 
 
-def _ensure_run(store: Store, conn: Connection, task_id: str) -> tuple[str, bool]:
+def _ensure_run(store: Store, conn: Connection, task_id: str) -> tuple[Row, bool]:
     """The job's active run, or a newly queued one (True: the launcher must be kicked)."""
     run = _active_run(conn, task_id)
     if run is not None:
-        return str(run["id"]), False
-    return str(store._queue_run(conn, task_id)["id"]), True
+        return run, False
+    return store._queue_run(conn, task_id), True
 
 
 def add_pages(conn: Connection, task_id: str, run_id: str, urls: Iterable[str],
@@ -89,13 +89,14 @@ def add_pages(conn: Connection, task_id: str, run_id: str, urls: Iterable[str],
 
 
 def start(store: Store, tenant_id: str, name: str, scheme: Scheme,
-          from_scratch: bool) -> tuple[list[dict[str, str]], Row | None]:
+          from_scratch: bool) -> tuple[list[dict[str, str]], Row | None, Row]:
     """Create or update the job named `name`, restart it and queue its start URLs.
 
     Continue keeps the job's pages and cache: every page is downloaded again, conditionally
     when its body is cached. FromScratch marks the earlier pages Deleted and drops their
     attempts and bodies (tombstones of the restart before are removed). A run of an earlier
-    configuration is cancelled; it is returned so that its process can be stopped."""
+    configuration is cancelled; it is returned so that its process can be stopped, with the
+    run that downloads the start URLs."""
     config = scheme.model_dump(mode="json")
     with store.engine.connect() as conn:
         job = conn.execute(
@@ -112,9 +113,9 @@ def start(store: Store, tenant_id: str, name: str, scheme: Scheme,
     with store.begin() as conn:
         _lock(conn, task_id)
         stopped = _restart(conn, task_id, scheme, from_scratch)
-        run_id, _ = _ensure_run(store, conn, task_id)
-        created_tasks, _ = add_pages(conn, task_id, run_id, scheme.start_urls, None, 0)
-    return created_tasks, stopped
+        run, _ = _ensure_run(store, conn, task_id)
+        created_tasks, _ = add_pages(conn, task_id, run["id"], scheme.start_urls, None, 0)
+    return created_tasks, stopped, run
 
 
 def _restart(conn: Connection, task_id: str, scheme: Scheme, from_scratch: bool) -> Row | None:
@@ -147,18 +148,20 @@ def _drop(conn: Connection, page_ids: Any) -> None:
     conn.execute(delete(page_bodies).where(page_bodies.c.page_id.in_(ids)))
 
 
-def crawl(store: Store, page: Row, urls: list[str]) -> tuple[list[dict[str, str]], bool]:
-    """The links of a page as download tasks of its job; True when a run had to be queued."""
+def crawl(store: Store, page: Row, urls: list[str]) -> tuple[list[dict[str, str]], Row | None]:
+    """The links of a page as download tasks of its job, and the run that downloads the new
+    ones (None when there are none): the active run, or one queued now."""
     with store.begin() as conn:
         _lock(conn, page["task_id"])
         run = _active_run(conn, page["task_id"])
         run_id = str(run["id"]) if run is not None else str(page["run_id"])
         found, created = add_pages(conn, page["task_id"], run_id, urls, page["id"],
                                    page["depth"] + 1)
-        queued = False
-        if created and run is None:  # (a page's run is the one that downloads it, once claimed)
-            _, queued = _ensure_run(store, conn, page["task_id"])
-    return found, queued
+        if not created:
+            return found, None
+        if run is None:  # (a page's run is the one that downloads it, once claimed)
+            run, _ = _ensure_run(store, conn, page["task_id"])
+    return found, run
 
 
 def resume(store: Store, task_id: str) -> bool:

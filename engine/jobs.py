@@ -6,12 +6,16 @@ extension on only for tasks of kind "job", polls the store every
 nothing came for a few seconds) for the job's Created pages, claims them (InProgress)
 and schedules them, with If-None-Match / If-Modified-Since when a cached body exists. It keeps
 the spider open (`DontCloseSpider`) until nothing arrived for `CRAWLPLANE_JOB_IDLE_TIMEOUT`
-seconds; the API launches a new run when work arrives after that.
+seconds; the API launches a new run when work arrives after that. A server on the same
+machine nudges the process with SIGUSR1 (`NUDGE`) when it creates work, so that it polls at
+once instead of at the next tick.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from typing import Any
 
@@ -31,6 +35,7 @@ from engine.store import Row, Store, jobpages, store_url
 logger = logging.getLogger(__name__)
 JOB = "job"
 QUIET_AFTER = 5.0  # seconds without new work before polling slows down
+NUDGE = getattr(signal, "SIGUSR1", None)  # "new work": poll now (POSIX only)
 
 
 def is_job(settings: BaseSettings) -> bool:
@@ -61,12 +66,20 @@ class JobFeeder:
         self.last_work = self.last_poll = time.monotonic()
         self.quiet_interval = settings.getfloat("CRAWLPLANE_JOB_QUIET_POLL_INTERVAL")
         self.polling: Deferred[Any] | None = None
+        self.again = False  # nudged while a poll was running: poll again after it
         self.loop = task.LoopingCall(self.poll)
         self.interval = settings.getfloat("CRAWLPLANE_JOB_POLL_INTERVAL")
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.page_finished, signal=page_finished)
+        if NUDGE is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(NUDGE, self._nudged)
+
+    def _nudged(self, signum: int, frame: Any) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(self.poll, True)  # type: ignore[attr-defined]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JobFeeder:
@@ -88,10 +101,15 @@ class JobFeeder:
         if released:
             logger.info("%d pages left in progress by an earlier run are queued again", released)
 
-    def poll(self) -> None:
+    def poll(self, nudged: bool = False) -> None:
         now = time.monotonic()
+        if not self.loop.running:  # not started yet, or closing
+            return
+        if self.polling is not None:
+            self.again = self.again or nudged
+            return
         quiet = now - self.last_work > QUIET_AFTER
-        if self.polling is not None or (quiet and now - self.last_poll < self.quiet_interval):
+        if not nudged and quiet and now - self.last_poll < self.quiet_interval:
             return
         self.last_poll = now
         self.polling = threads.deferToThread(jobpages.claim, self.store.engine, self.task_id,
@@ -103,6 +121,9 @@ class JobFeeder:
 
     def _polled(self, _: object) -> None:
         self.polling = None
+        if self.again:
+            self.again = False
+            self.poll(True)
 
     def _schedule(self, rows: list[Row]) -> None:
         engine = self.crawler.engine
