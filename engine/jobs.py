@@ -6,9 +6,9 @@ extension on only for tasks of kind "job", polls the store every
 nothing came for a few seconds) for the job's Created pages, claims them (InProgress)
 and schedules them, with If-None-Match / If-Modified-Since when a cached body exists. It keeps
 the spider open (`DontCloseSpider`) until nothing arrived for `CRAWLPLANE_JOB_IDLE_TIMEOUT`
-seconds; the API launches a new run when work arrives after that. A server on the same
-machine nudges the process with SIGUSR1 (`NUDGE`) when it creates work, so that it polls at
-once instead of at the next tick.
+seconds, or after a few quiet seconds when other runs wait for a process; the API launches
+a new run when work arrives after that. A server on the same machine nudges the process with
+SIGUSR1 (`NUDGE`) when it creates work, so that it polls at once instead of at the next tick.
 """
 
 from __future__ import annotations
@@ -152,7 +152,11 @@ class JobFeeder:
         self.last_work = time.monotonic()
 
     def spider_idle(self, spider: Spider) -> None:
-        if time.monotonic() - self.last_work < self.idle_timeout:
+        idle = time.monotonic() - self.last_work
+        if idle < min(QUIET_AFTER, self.idle_timeout):
+            raise DontCloseSpider
+        # A quiet job gives its process up early to runs waiting for one.
+        if idle < self.idle_timeout and not jobpages.runs_waiting(self.store.engine):
             raise DontCloseSpider
 
     def spider_closed(self, spider: Spider) -> Deferred[Any]:

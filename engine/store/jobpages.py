@@ -48,6 +48,15 @@ def claim(engine: Engine, task_id: str, run_id: str, limit: int) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+def runs_waiting(engine: Engine) -> bool:
+    """Whether queued runs wait that no launcher took (it had no free process for them)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(runs.c.id).where(runs.c.status == "queued", runs.c.launcher.is_(None))
+            .limit(1)
+        ).first() is not None
+
+
 def release_orphans(conn: Connection, task_id: str, run_id: str | None = None) -> int:
     """Pages left InProgress by runs that are over (or by `run_id`, which is) back to Created."""
     active = select(runs.c.id).where(runs.c.task_id == task_id,

@@ -5,9 +5,10 @@ launched when work arrives."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from tests.interactive.conftest import Client, Server
+from tests.interactive.conftest import Client, Server, start_server, stop_server
 from tests.interactive.test_errors import settled
 from tests.site.fixture import TestSite
 
@@ -95,3 +96,27 @@ def test_waiting_page_of_a_cancelled_job_gets_a_new_run(server: Server, site: Te
                           params={"selector": "CSS: h1"})
     assert answer.status == 200
     assert client.info(task["Id"])["TaskState"] == "Handled"
+
+
+def test_quiet_job_gives_its_process_to_a_waiting_run(
+        tmp_path: Path, site: TestSite) -> None:
+    server = start_server(tmp_path, CRAWLPLANE_MAX_PROCESSES="1",
+                          CRAWLPLANE_JOB_IDLE_TIMEOUT="120")
+    try:
+        client = server.client("one-slot")
+        job = client.start("one-slot", {"StartUrls": [site.abs("/catalog/")]})[0]
+        client.ready("GET", f"/api/v2/tasks/{job['Id']}/scrape", params={"selector": "CSS: h1"})
+        created = client.call("POST", "/v1/tasks",
+                              {"scheme": {"start_urls": [site.abs("/quotes/page/1/")]}})
+        assert created.status == 201
+        deadline = time.monotonic() + 30  # not the job's 120 s idle timeout
+        while client.call("GET", f"/v1/tasks/{created.json['id']}").json["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert job_task(client, "one-slot")["status"] == "completed"
+        # The job's next call launches it again.
+        categories = client.crawl(job["Id"], "CSS: a.category")
+        assert client.ready("GET", f"/api/v2/tasks/{categories[0]['Id']}/scrape",
+                            params={"selector": "CSS: h1"}).json == ["Books"]
+    finally:
+        stop_server(server)
