@@ -76,13 +76,16 @@ def add_pages(conn: Connection, task_id: str, run_id: str, urls: Iterable[str],
         ):
             known.setdefault(row.url, row.id)
     now = time.time()
-    new_rows = []
+    new_rows: list[Row] = []
     for url in wanted:
         if url not in known:
             known[url] = new_id("p")
+            # a microsecond apart: the job's crawl takes them in the order the client got them
+            created = now + len(new_rows) / 1e6
             new_rows.append({"id": known[url], "task_id": task_id, "run_id": run_id,
                              "url": url, "state": CREATED, "depth": depth,
-                             "parent_id": parent_id, "created_at": now, "updated_at": now})
+                             "parent_id": parent_id, "created_at": created,
+                             "updated_at": created})
     if new_rows:
         conn.execute(insert(pages), new_rows)
     return [{"Id": known[url], "Url": url} for url in wanted], len(new_rows)

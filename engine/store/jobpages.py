@@ -23,12 +23,13 @@ NOT_MODIFIED = 304
 
 
 def claim(engine: Engine, task_id: str, run_id: str, limit: int) -> list[Row]:
-    """Up to `limit` Created pages of the job, oldest first, now InProgress in this run; each
-    with the validators (etag, last_modified) of its cached body, for a conditional request."""
+    """Up to `limit` Created pages of the job, in the order they were created, now InProgress
+    in this run; each with the validators (etag, last_modified) of its cached body, for a
+    conditional request."""
     with engine.connect() as conn:
         ids = list(conn.execute(
             select(pages.c.id).where(pages.c.task_id == task_id, pages.c.state == CREATED)
-            .order_by(pages.c.id).limit(limit)
+            .order_by(pages.c.created_at, pages.c.id).limit(limit)
         ).scalars())
     if not ids:
         return []
@@ -43,7 +44,7 @@ def claim(engine: Engine, task_id: str, run_id: str, limit: int) -> list[Row]:
             .join(page_bodies, page_bodies.c.page_id == pages.c.id, isouter=True)
             .where(pages.c.id.in_(ids), pages.c.run_id == run_id,
                    pages.c.state == IN_PROGRESS)
-            .order_by(pages.c.id)
+            .order_by(pages.c.created_at, pages.c.id)
         ).mappings().all()
     return [dict(r) for r in rows]
 
