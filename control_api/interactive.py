@@ -39,6 +39,7 @@ from engine.store import ACTIVE_STATUSES, Row
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
                            re.IGNORECASE)
 _LINK_SCHEMES = ("http://", "https://")
+MAX_JOB_NAME = 500  # tasks.name
 
 
 class Forbidden(ApiError):
@@ -118,6 +119,8 @@ class InteractiveAPI:
     @app.route("/jobs/<job_name>/start", methods=["POST"])
     async def start_job(self, request: IRequest, job_name: str) -> bytes:
         who = await self.tasks.principal(request)
+        if not job_name.strip() or len(job_name) > MAX_JOB_NAME:
+            raise BadRequest(f"a job name has 1 to {MAX_JOB_NAME} characters")
         config = validate(JobConfig, read_json(request, self.tasks.config.body_limit))
         try:
             scheme = config.scheme()

@@ -128,3 +128,5 @@ def test_bad_job_config_is_422(server: Server, site: TestSite) -> None:
     assert set(errors) >= {"StartUrls[0]", "CrawlersProtectionBypass.RequestTimeoutSec",  # type: ignore[arg-type]
                            "Restart.JobRestartMode"}
     problem(client.call("POST", "/api/v2/jobs/bad/start", {"StartUrls": []}), 422)
+    problem(client.call("POST", f"/api/v2/jobs/{'x' * 501}/start",
+                        {"StartUrls": [site.abs("/")]}), 400)
