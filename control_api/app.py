@@ -28,6 +28,7 @@ class Server:
 
         from control_api import outbound
         from control_api.api import TaskAPI
+        from control_api.interactive import InteractiveAPI
         from control_api.launcher import Launcher, LocalLauncher
         from control_api.schedules import ScheduleAPI, Scheduler
         from control_api.webhooks import WebhookSender
@@ -49,6 +50,8 @@ class Server:
         # Outbound safety for crawl targets and webhook URLs, then webhooks after each run.
         self.api = TaskAPI(self.store, config, self.launcher,
                            target_check=outbound.target_check(config.allow_private_targets))
+        self.interactive = InteractiveAPI(self.api)
+        self.finished_hooks.append(self.interactive.run_finished)
         self.webhooks = WebhookSender(self.store, config, self.reactor)
         self.finished_hooks.append(self.webhooks.run_finished)
         # Scheduled crawls (control_api/schedules.py): /v1/schedules, fired on the reactor's clock.
@@ -73,10 +76,11 @@ class Server:
     def listen(self) -> Any:
         from twisted.web.server import Site
 
+        from control_api.interactive import Mount
         from control_api.schedules import Routes
 
         tasks = Routes(self.api.app.resource(), self.schedules.app.resource())
-        site = Site(tasks)
+        site = Site(Mount(tasks, self.interactive.app.resource()))
         site.displayTracebacks = False
         port = self.reactor.listenTCP(self.config.port, site,  # type: ignore[arg-type]
                                       interface=self.config.host)

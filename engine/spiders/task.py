@@ -24,6 +24,7 @@ from engine.cookies import use_bundled_suffix_list
 from engine.details import DetailJoin
 from engine.extraction import extract_fields, extract_items, extract_links
 from engine.ids import new_id
+from engine.jobs import configure_job, is_job
 from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.scheme import Scheme, parse_scheme
 from engine.store import Store, store_url
@@ -51,6 +52,7 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
             # Taken at once, so that no launcher claims it and starts it a second time.
             run_id = store.queue_run(task_id, launcher="external")["id"]
+        settings.set("CRAWLPLANE_TASK_KIND", task["kind"], priority="spider")
         return parse_scheme(task["scheme"]), run_id
     finally:
         store.close()
@@ -72,6 +74,8 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
+        if is_job(crawler.settings):  # its pages come from the store (engine/jobs.py)
+            configure_job(crawler.settings)
         use_bundled_suffix_list()
         if run_id:
             crawler.settings.set("CRAWLPLANE_TASK_ID", task_id, priority="spider")
@@ -81,6 +85,8 @@ class TaskSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        if is_job(self.settings):
+            return
         for url in self.scheme.start_urls:
             request = self._request(url, parent=None, depth=0, follow_depth=0, page_no=1)
             if request is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
+from engine.store import jobpages
 from engine.store.tables import (
     download_infos,
     items,
@@ -159,9 +160,14 @@ class Store:
         item_rows: Sequence[Row] = (),
         run_id: str | None = None,
         progress: Mapping[str, Any] | None = None,
+        update_pages: bool = False,
     ) -> None:
-        """One transaction for everything a crawl process gathered since its last flush."""
+        """One transaction for everything a crawl process gathered since its last flush.
+        With `update_pages` (an interactive job), the pages exist already and are updated."""
         with self.engine.begin() as conn:
+            if update_pages:
+                jobpages.write(conn, page_rows, info_rows, body_rows)
+                page_rows = info_rows = body_rows = ()
             if page_rows:
                 conn.execute(insert(pages), list(page_rows))
             if info_rows:
