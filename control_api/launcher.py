@@ -246,6 +246,9 @@ class LocalLauncher:
                                             f.getTraceback()))
 
     def cancel(self, run: Row) -> None:
+        if run["launcher"] is None:  # never started: no process will report its end
+            self.on_finished(run["id"])
+            return
         worker = self.running.get(run["id"])
         pid = self.adopted.get(run["id"])
         if worker is not None:

@@ -303,7 +303,10 @@ class ScrapydLauncher:
 
     def cancel(self, run: Row) -> None:
         """The run is already marked cancelled in the store; stop its job on its node."""
-        if run.get("launcher") not in (None, self.name):
+        if run.get("launcher") is None:  # never started: no job will report its end
+            self.on_finished(run["id"])
+            return
+        if run.get("launcher") != self.name:
             return  # another server's run: the store's cancel flag stops it
         d = defer.ensureDeferred(self._cancel(run["id"], run.get("handle")))
         d.addErrback(lambda f: logger.error("cancelling run %s: %s", run["id"],
