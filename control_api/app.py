@@ -64,14 +64,20 @@ class Server:
         from control_api.results import render_run
 
         d = threads.deferToThread(render_run, self.store, self.config.data_dir, run_id)
+        d.addErrback(self._failed, "rendering results", run_id)
+        # Each hook runs even when an earlier step failed (webhooks must not wait on a file).
         for hook in self.finished_hooks:
             d.addCallback(self._call_hook, hook, run_id)
-        d.addErrback(lambda f: logger.error("after run %s: %s", run_id, f.getTraceback()))
+            d.addErrback(self._failed, getattr(hook, "__qualname__", repr(hook)), run_id)
         return d
 
     @staticmethod
     def _call_hook(_: object, hook: Callable[[str], Any], run_id: str) -> Any:
         return hook(run_id)
+
+    @staticmethod
+    def _failed(failure: Any, step: str, run_id: str) -> None:
+        logger.error("after run %s, %s failed: %s", run_id, step, failure.getTraceback())
 
     def listen(self) -> Any:
         from twisted.web.server import Site

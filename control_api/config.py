@@ -22,7 +22,9 @@ class Config:
     max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     warm_workers: int = 1
     body_limit: int = 1024 * 1024  # bytes of a request body
-    rate_limit: int = 600  # requests per minute per key, all endpoints together
+    # Requests per minute per key, all endpoints together; high enough for an /api/v2 client
+    # that repeats its call on every 202 (about ten a second).
+    rate_limit: int = 6000
     ready_rate_limit: int = 20  # GET /v1/tasks/ready calls per minute per key
     public_url: str = ""  # base of file_url links; empty: the request's own host
     launcher: str = ""  # local | scrapyd; empty: scrapyd when nodes are set, else local

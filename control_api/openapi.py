@@ -106,6 +106,32 @@ CREATE = {
 }
 
 
+SCHEDULE = {
+    "type": "object",
+    "required": ["id", "name", "tag", "cron", "timezone", "task_id", "next_run_at",
+                 "last_run_at", "last_run_id", "last_error", "runs", "created_at"],
+    "properties": {
+        "id": {"type": "string"}, "name": NULLABLE_STR, "tag": NULLABLE_STR,
+        "cron": {"type": "string"}, "timezone": {"type": "string"}, "task_id": NULLABLE_STR,
+        "next_run_at": STAMP, "last_run_at": STAMP, "last_run_id": NULLABLE_STR,
+        "last_error": NULLABLE_STR, "runs": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
+CREATE_SCHEDULE = {
+    "type": "object",
+    "required": ["cron"],
+    "additionalProperties": False,
+    "description": "a cron expression plus a scheme (a task is created for the schedule) or "
+                   "an existing task_id; fires missed while the server was down run once",
+    "properties": {
+        "cron": {"type": "string"}, "scheme": {"$ref": "#/components/schemas/Scheme"},
+        "task_id": NULLABLE_STR, "name": NULLABLE_STR, "tag": NULLABLE_STR,
+        "timezone": {"type": "string", "default": "UTC"},
+    },
+}
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -198,6 +224,21 @@ def _paths() -> dict[str, Any]:
                            "properties": {"data": {"type": "array",
                                                    "items": _ref("Delivery")}}},
                           "deliveries")}, 404)},
+        "/v1/schedules": {
+            "post": _op("create a schedule", {"201": _json(_ref("Schedule"), "the schedule")},
+                        400, 413, 422, requestBody={"required": True, "content": {
+                            "application/json": {"schema": _ref("CreateSchedule")}}}),
+            "get": _op("list own schedules", {"200": _json(
+                {"type": "object", "required": ["data", "links"],
+                 "properties": {"data": {"type": "array", "items": _ref("Schedule")},
+                                "links": _ref("Links")}}, "schedules")}),
+        },
+        "/v1/schedules/{id}": {
+            "parameters": TASK_ID,
+            "get": _op("schedule info", {"200": _json(_ref("Schedule"), "the schedule")}, 404),
+            "delete": _op("delete a schedule (its task stays)",
+                          {"204": {"description": "gone"}}, 404),
+        },
         "/v1/webhook-secret": {"get": _op("the tenant's webhook signing secret", {
             "200": _json({"type": "object", "required": ["secret"],
                           "properties": {"secret": {"type": "string"}}}, "secret")})},
@@ -222,6 +263,7 @@ def spec(server_url: str) -> dict[str, Any]:
             "schemas": {
                 "Task": TASK, "Result": RESULT, "Links": LINKS, "Problem": PROBLEM,
                 "Page": PAGE, "Ready": READY, "CreateTask": CREATE, "Delivery": DELIVERY,
+                "Schedule": SCHEDULE, "CreateSchedule": CREATE_SCHEDULE,
                 **scheme_schemas(),
                 **openapi_v2.schemas(),
             },

@@ -276,7 +276,7 @@ class ScheduleAPI:
         who = await self.tasks.principal(request)
         body = validate(CreateSchedule, read_json(request, self.tasks.config.body_limit))
         if body.scheme is not None and self.tasks.target_check is not None:
-            self.tasks.target_check(CreateTask(scheme=body.scheme, run=False))
+            await defer(self.tasks.target_check, CreateTask(scheme=body.scheme, run=False))
         row = await defer(create, self.store, who.tenant_id, body, self.now())
         request.setHeader(b"Location", f"/v1/schedules/{row['id']}".encode())
         return send_json(request, view(row), 201)

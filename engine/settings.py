@@ -28,7 +28,7 @@ DOWNLOADER_MIDDLEWARES = {
     "engine.retry_delay.DelayedRetryMiddleware": 550,
     # Inside retries and redirects, outside HttpProxyMiddleware (750): picks each attempt's
     # proxy or the direct connection, and moves a request on when its gate fails.
-    "engine.gates.GateMiddleware": 700,
+    "engine.gates.GateMiddleware": 710,  # after CookiesMiddleware (700)
     # After robots.txt (100) and the gate's wait: the per-request crawl delay.
     "engine.crawl_delay.CrawlDelayMiddleware": 900,
     # Innermost: records every attempt with the headers really sent.

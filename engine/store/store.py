@@ -53,7 +53,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str):
         self.url = url
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        # A server that restarts drops PostgreSQL connections; a SQLite file never does.
+        self.engine: Engine = create_engine(url, future=True,
+                                            pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
