@@ -30,6 +30,7 @@ class Server:
         from control_api.api import TaskAPI
         from control_api.interactive import InteractiveAPI
         from control_api.launcher import Launcher, LocalLauncher
+        from control_api.reaper import Reaper
         from control_api.schedules import ScheduleAPI, Scheduler
         from control_api.webhooks import WebhookSender
         from engine.store import Store
@@ -57,6 +58,7 @@ class Server:
         # Scheduled crawls (control_api/schedules.py): /v1/schedules, fired on the reactor's clock.
         self.schedules = ScheduleAPI(self.api, self.reactor)
         self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
+        self.reaper = Reaper(self.store, config.stale_after, self.reactor, self.run_finished)
 
     def run_finished(self, run_id: str) -> Any:
         from twisted.internet import threads
@@ -94,6 +96,8 @@ class Server:
         self.reactor.addSystemEventTrigger("before", "shutdown", self.launcher.stop)
         self.scheduler.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.scheduler.stop)
+        self.reaper.start()
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.reaper.stop)
         address: Any = port.getHost()
         self.webhooks.start(f"http://{address.host}:{address.port}")
         self.reactor.addSystemEventTrigger("before", "shutdown", self.webhooks.stop)

@@ -39,6 +39,9 @@ class Config:
     webhook_backoff: float = 10.0
     webhook_max_attempts: int = 10
     webhook_poll: float = 1.0
+    # A running run whose crawl wrote nothing (not even its heartbeat) for this many seconds
+    # has died or hangs: it ends as an error (control_api/reaper.py).
+    stale_after: float = 120.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -60,6 +63,7 @@ class Config:
             webhook_max_attempts=int(env.get("CRAWLPLANE_WEBHOOK_MAX_ATTEMPTS",
                                              defaults.webhook_max_attempts)),
             webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
+            stale_after=float(env.get("CRAWLPLANE_STALE_AFTER", defaults.stale_after)),
             launcher=env.get("CRAWLPLANE_LAUNCHER", "").strip().lower(),
             scrapyd_nodes=tuple(n.strip() for n in env.get("CRAWLPLANE_SCRAPYD_NODES", "")
                                 .split(",") if n.strip()),
