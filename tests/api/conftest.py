@@ -5,48 +5,28 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import jsonschema
 import pytest
 
+from tests.serverproc import read_line
 from tests.site.fixture import TestSite
 
 CRAWLPLANE = str(Path(sys.executable).with_name("crawlplane"))
 START_TIMEOUT = 30.0
 TERMINAL = ("completed", "cancelled", "error")
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _first_line(stream: IO[str], pattern: str, timeout: float) -> re.Match[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def reader() -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put("")
-
-    threading.Thread(target=reader, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        if not line:
-            raise RuntimeError("the server exited before it listened")
-        found = re.search(pattern, line)
-        if found:
-            return found
 
 
 @dataclass
@@ -82,11 +62,10 @@ class ApiServer:
             text=True, start_new_session=True)
         assert self.proc.stdout is not None
         try:
-            found = _first_line(self.proc.stdout, r"listening on (http://\S+)", START_TIMEOUT)
+            self.url = read_line(self.proc.stdout, timeout=START_TIMEOUT)
         except BaseException:
             self.kill()
             raise
-        self.url = found.group(1)
         self.spec = self.call("GET", "/openapi.json", key=None).json
         return self
 

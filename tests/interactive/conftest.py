@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -17,30 +15,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
+from tests.serverproc import read_line
+
 CRAWLPLANE = str(Path(sys.executable).with_name("crawlplane"))
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _listening_url(stream: IO[str], timeout: float = 30.0) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def reader() -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put("")
-
-    threading.Thread(target=reader, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        if not line:
-            raise RuntimeError("the server exited before it listened")
-        if line.startswith("Crawlplane listening on "):
-            return line.split()[-1].rstrip("/")
 
 
 @dataclass
@@ -145,7 +127,7 @@ def start_server(data_dir: Path, **env: str) -> Server:
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     try:
-        url = _listening_url(proc.stdout)
+        url = read_line(proc.stdout)
     except BaseException:
         proc.kill()
         proc.wait()

@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +23,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+from tests.serverproc import read_line
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "crawlplane"
@@ -171,24 +171,6 @@ class ScrapydNode:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _read_line(stream: Any, prefix: str, timeout: float) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def reader() -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put("")
-
-    threading.Thread(target=reader, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        if not line:
-            raise RuntimeError("the server exited before it listened")
-        if line.startswith(prefix):
-            return line[len(prefix):].strip()
-
-
 class Crawlplane:
     """`crawlplane serve` as a child process, and a small JSON client of its API."""
 
@@ -205,7 +187,7 @@ class Crawlplane:
         self.log = open(self.dir / "server.err", "w")  # noqa: SIM115
         self.proc = subprocess.Popen([self.cli, "serve"], env=self.env, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True)
-        self.url = _read_line(self.proc.stdout, "Crawlplane listening on ", 60)
+        self.url = read_line(self.proc.stdout, timeout=60)
         created = subprocess.run([self.cli, "keys", "create", "tester"], env=self.env,
                                  check=True, capture_output=True, text=True)
         self.key = created.stdout.strip().splitlines()[-1]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from tests.serverproc import read_line
 
 CRAWLPLANE = str(Path(sys.executable).with_name("crawlplane"))
 TERMINAL = ("completed", "cancelled", "error")
@@ -25,24 +25,6 @@ FAST_WEBHOOKS = {
     "CRAWLPLANE_WEBHOOK_POLL": "0.1",
     "CRAWLPLANE_WEBHOOK_MAX_ATTEMPTS": "4",
 }
-
-
-def _listening_url(stream: IO[str], timeout: float = 30) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def reader() -> None:  # keeps draining, so the server never blocks on a full pipe
-        for line in stream:
-            lines.put(line)
-        lines.put("")
-
-    threading.Thread(target=reader, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        if not line:
-            raise RuntimeError("the server exited before it listened")
-        if line.startswith("Crawlplane listening on "):
-            return line.split()[-1]
 
 
 class Server:
@@ -68,7 +50,7 @@ class Server:
                                      stdin=subprocess.DEVNULL)
         log.close()
         assert self.proc.stdout is not None
-        self.url = _listening_url(self.proc.stdout)
+        self.url = read_line(self.proc.stdout)
         return self
 
     def kill(self) -> None:
