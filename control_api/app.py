@@ -84,11 +84,12 @@ class Server:
     def listen(self) -> Any:
         from twisted.web.server import Site
 
-        from control_api.interactive import Mount
-        from control_api.schedules import Routes
+        from control_api.routing import PrefixRouter
 
-        tasks = Routes(self.api.app.resource(), self.schedules.app.resource())
-        site = Site(Mount(tasks, self.interactive.app.resource()))
+        site = Site(PrefixRouter(self.api.app.resource(), {
+            (b"api", b"v2"): self.interactive.app.resource(),
+            (b"v1", b"schedules"): self.schedules.app.resource(),
+        }))
         site.displayTracebacks = False
         port = self.reactor.listenTCP(self.config.port, site,  # type: ignore[arg-type]
                                       interface=self.config.host)

@@ -21,7 +21,6 @@ from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
 from werkzeug.exceptions import HTTPException
 
 from control_api import jobs
@@ -116,7 +115,7 @@ class InteractiveAPI:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    @app.route("/jobs/<job_name>/start", methods=["POST"])
+    @app.route("/api/v2/jobs/<job_name>/start", methods=["POST"])
     async def start_job(self, request: IRequest, job_name: str) -> bytes:
         who = await self.tasks.principal(request)
         if not job_name.strip() or len(job_name) > MAX_JOB_NAME:
@@ -137,7 +136,7 @@ class InteractiveAPI:
 
     # -- download tasks ------------------------------------------------------------------
 
-    @app.route("/tasks/<task_id>/crawl", methods=["GET"])
+    @app.route("/api/v2/tasks/<task_id>/crawl", methods=["GET"])
     async def crawl(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         query = _selector(query_arg(request, "selector"), "selector")
@@ -149,7 +148,7 @@ class InteractiveAPI:
             self._work_for(run)
         return send_json(request, found)
 
-    @app.route("/tasks/<task_id>/scrape", methods=["GET"])
+    @app.route("/api/v2/tasks/<task_id>/scrape", methods=["GET"])
     async def scrape(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         param = ScrapeParam(name="value", selector=_selector(query_arg(request, "selector"),
@@ -159,13 +158,13 @@ class InteractiveAPI:
         values: list[dict[str, Any]] = await defer(_scrape, page, [param])
         return send_json(request, values[0]["values"])
 
-    @app.route("/tasks/<task_id>/scrape-multiple", methods=["GET"])
+    @app.route("/api/v2/tasks/<task_id>/scrape-multiple", methods=["GET"])
     async def scrape_multiple(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         return await self._scrape_multiple(request, who.tenant_id, task_id,
                                            _query_params(request))
 
-    @app.route("/tasks/<task_id>/scrape-multiple", methods=["POST"])
+    @app.route("/api/v2/tasks/<task_id>/scrape-multiple", methods=["POST"])
     async def scrape_multiple_post(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         body = read_json(request, self.tasks.config.body_limit)
@@ -187,7 +186,7 @@ class InteractiveAPI:
         page = await self._downloaded(tenant_id, task_id)
         return send_json(request, await defer(_scrape, page, params))
 
-    @app.route("/tasks/<task_id>/info", methods=["GET"])
+    @app.route("/api/v2/tasks/<task_id>/info", methods=["GET"])
     async def info(self, request: IRequest, task_id: str) -> bytes:
         who = await self.tasks.principal(request)
         page = await defer(jobs.download_task, self.store, who.tenant_id, task_id, infos=True)
@@ -320,19 +319,3 @@ def _links(page: Row, selector_text: str, attribute: str) -> list[str]:
     base = page["body"]["url"]
     links = (urljoin(base, v.strip()) for v in _values(page, _page(page), param))
     return [link for link in links if link.startswith(_LINK_SCHEMES)]
-
-
-class Mount(Resource):
-    """The site's root: `/api/v2/...` to the interactive API, everything else to the task API."""
-
-    def __init__(self, tasks: IResource, interactive: IResource):
-        super().__init__()
-        self.tasks = tasks
-        self.interactive = interactive
-
-    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:  # noqa: N802
-        if path == b"api" and request.postpath[:1] == [b"v2"] and len(request.postpath) > 1:
-            request.prepath.append(request.postpath.pop(0))
-            return self.interactive
-        request.postpath.insert(0, request.prepath.pop())  # the task API sees the whole path
-        return self.tasks

@@ -33,7 +33,6 @@ from twisted.internet import task, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
 from werkzeug.exceptions import HTTPException
 
 from control_api.api import CreateTask, TaskAPI, defer
@@ -300,18 +299,3 @@ class ScheduleAPI:
         await defer(remove, self.store, who.tenant_id, schedule_id)
         request.setResponseCode(204)
         return b""
-
-
-class Routes(Resource):
-    """`/v1/schedules...` to the schedule API, every other path to `rest` (whole path)."""
-
-    def __init__(self, rest: IResource, schedules_: IResource):
-        super().__init__()
-        self.rest = rest
-        self.schedules = schedules_
-
-    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:  # noqa: N802
-        request.postpath.insert(0, request.prepath.pop())
-        if request.postpath[:2] == [b"v1", b"schedules"]:
-            return self.schedules
-        return self.rest
