@@ -171,7 +171,8 @@ def main() -> None:
         }
         data = work / "data"
         store = Store(store_url("", data))
-        task_env = {**env, "CRAWLPLANE_DATA_DIR": str(data)}
+        task_env = {**env, "CRAWLPLANE_DATA_DIR": str(data),
+                    "CRAWLPLANE_ALLOW_PRIVATE_TARGETS": "1"}  # the bench site is on loopback
         task_env.pop("CRAWLPLANE_STORE_URL", None)
         plains: list[dict[str, Any]] = []
         tasks: list[tuple[dict[str, Any], dict[str, Any]]] = []

@@ -92,4 +92,5 @@ class Config:
             "CRAWLPLANE_DATA_DIR": str(self.data_dir),
             "CRAWLPLANE_STORE_URL": self.store_url,
             "SCRAPY_SETTINGS_MODULE": "engine.settings",
+            "CRAWLPLANE_ALLOW_PRIVATE_TARGETS": "1" if self.allow_private_targets else "",
         }

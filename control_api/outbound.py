@@ -1,16 +1,9 @@
-"""Outbound safety: which addresses crawls and webhooks may reach (API.md sections 5 and 6).
-
-Link-local and cloud-metadata addresses are refused always (they hand out credentials to
-whoever asks from inside the machine); loopback and private ranges only unless the server
-allows private targets. Hostnames are resolved, so `http://2852039166/` or a name that points
-at 169.254.169.254 is caught like the literal address. Checks block on DNS: run them in a
-thread.
-"""
+"""Outbound safety at the API: a task's start URLs, proxy gates and webhook URLs are checked
+with the rules of `engine/outbound.py` when it is created, and refusals answer 422 with each
+URL's path. Checks block on DNS: run them in a thread."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -18,100 +11,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from control_api.errors import Unprocessable
+from engine.outbound import host_problem
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Instance metadata services, by name and by address (the link-local range covers most).
-METADATA_HOSTS = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-    "instance-data.ec2.internal", "metadata.azure.com", "metadata.tencentyun.com",
-    "metadata.platformequinix.com",
-})
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16",
-))
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 RESOLVE_WORKERS = 16
-PRIVATE_HINT = "set CRAWLPLANE_ALLOW_PRIVATE_TARGETS=1 to allow loopback and private targets"
-
-
-class Refused(ValueError):
-    """An outbound URL that may not be reached; the message says why."""
-
-
-def _embedded_v4(ip: IPAddress) -> IPAddress:
-    # ::ffff:169.254.169.254 and 64:ff9b::a9fe:a9fe reach the IPv4 address inside them.
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip in NAT64:
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip
-
-
-def address_kind(address: str, allow_private: bool) -> str | None:
-    """What kind of forbidden address `address` (an IP literal) is, or None when allowed."""
-    ip = _embedded_v4(ipaddress.ip_address(address.split("%", 1)[0]))
-    if ip in METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast or (ip.is_reserved and not ip.is_private):
-        return "not a unicast address"
-    if not allow_private and (ip.is_loopback or ip.is_unspecified):
-        return f"a loopback address ({PRIVATE_HINT})"
-    if not allow_private and not ip.is_global:
-        return f"a private address ({PRIVATE_HINT})"
-    return None
-
-
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def resolve(host: str, port: int | None) -> list[str]:
-    """The addresses `host` resolves to; empty when it does not resolve (the request itself
-    will then fail with a DNS error, which is the clearer message)."""
-    try:
-        infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def host_problem(host: str, port: int | None, allow_private: bool) -> str | None:
-    name = host.lower().rstrip(".")
-    if name in METADATA_HOSTS:
-        return f"{host} is a cloud metadata host"
-    if _literal(name) is not None:
-        kind = address_kind(name, allow_private)
-        return f"{host} is {kind}" if kind else None
-    for address in resolve(name, port):
-        kind = address_kind(address, allow_private)
-        if kind is not None:
-            return f"{host} resolves to {address}, {kind}"
-    return None
-
-
-def url_problem(url: str, allow_private: bool) -> str | None:
-    """Why `url` may not be reached, or None."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return f"{url!r} has no host"
-    try:
-        port = parts.port
-    except ValueError:
-        return f"{url!r} has an invalid port"
-    return host_problem(parts.hostname, port, allow_private)
-
-
-def check_url(url: str, allow_private: bool) -> None:
-    problem = url_problem(url, allow_private)
-    if problem is not None:
-        raise Refused(f"refused: {problem}")
 
 
 def check_urls(urls: Iterable[tuple[str, str]], allow_private: bool) -> dict[str, list[str]]:

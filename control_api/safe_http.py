@@ -23,7 +23,7 @@ from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionP
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
-from control_api.outbound import address_kind
+from engine.outbound import address_kind
 
 
 @implementer(IResolutionReceiver)

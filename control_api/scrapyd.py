@@ -297,6 +297,8 @@ class ScrapydLauncher:
             params.append(("setting", f"CRAWLPLANE_STORE_URL={store_url}"))
         elif not store_url:  # SQLite: only nodes on this machine can share it
             params.append(("setting", f"CRAWLPLANE_DATA_DIR={self.config.data_dir}"))
+        if self.config.allow_private_targets:  # the crawl follows the server's outbound rules
+            params.append(("setting", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS=True"))
         return params
 
     # -- cancelling -------------------------------------------------------------------------

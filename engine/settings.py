@@ -20,6 +20,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     # Outermost: sees each page's final outcome (after redirects and retries, or a refusal).
     "engine.pages.PageOutcomeMiddleware": 50,
+    # Stored runs only: no request to metadata, link-local or (unless allowed) private hosts.
+    "engine.guard.OutboundGuardMiddleware": 60,
     # Scrapy's, fixed for requests that wait for robots.txt (engine/robots.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "engine.robots.RobotsTxtMiddleware": 100,
@@ -50,6 +52,9 @@ FEED_EXPORTERS = {
 # Where the store lives: a SQLAlchemy/PostgreSQL URL, or SQLite in the data directory.
 CRAWLPLANE_DATA_DIR = os.environ.get("CRAWLPLANE_DATA_DIR", os.path.expanduser("~/.crawlplane"))
 CRAWLPLANE_STORE_URL = os.environ.get("CRAWLPLANE_STORE_URL", "")
+# Whether stored runs may reach loopback and private addresses (the server's setting).
+CRAWLPLANE_ALLOW_PRIVATE_TARGETS = os.environ.get("CRAWLPLANE_ALLOW_PRIVATE_TARGETS", "") in (
+    "1", "true", "yes", "on")
 # The stored task and run a crawl belongs to (set by the `task` spider from its arguments).
 CRAWLPLANE_TASK_ID = None
 CRAWLPLANE_RUN_ID = None

@@ -84,6 +84,7 @@ class StoredCrawl(Crawl):
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["CRAWLPLANE_DATA_DIR"] = str(data_dir)
+    env["CRAWLPLANE_ALLOW_PRIVATE_TARGETS"] = "1"  # stored runs are guarded; the site is local
     env.pop("CRAWLPLANE_STORE_URL", None)
     return env
 

@@ -62,6 +62,7 @@ def crawl(scheme: dict[str, Any], settings: dict[str, Any] | None = None,
                 args += ["-s", f"{name}={text}"]
             env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
             env["CRAWLPLANE_DATA_DIR"] = data_dir
+            env["CRAWLPLANE_ALLOW_PRIVATE_TARGETS"] = "1"  # stored runs are guarded
             proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
                                   timeout=timeout)
             with store.engine.connect() as conn:

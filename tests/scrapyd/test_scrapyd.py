@@ -77,7 +77,8 @@ def test_schedule_json_runs_a_stored_task(server: Crawlplane, nodes: list[Scrapy
     node = nodes[0]
     job = node.post("schedule.json", [("project", PROJECT), ("spider", "task"),
                                       ("task_id", task["id"]),
-                                      ("setting", f"CRAWLPLANE_STORE_URL={postgres_url}")])
+                                      ("setting", f"CRAWLPLANE_STORE_URL={postgres_url}"),
+                                      ("setting", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS=True")])
     wait_for(lambda: node.jobs().get(job["jobid"]) == "finished", 60, "the job to finish")
     done = server.wait(task["id"], "completed")
     assert done["items"] == len(content.QUOTES)

@@ -244,3 +244,26 @@ class Links(Leaf):
                 request, f"Leaf {i}", f'<h1>Leaf {i}</h1><p class="value">value-{i}</p>'
             )
         return not_found(request)
+
+
+# Where a tenant's crawl must never go (cloud metadata, link-local), for the outbound guard.
+FORBIDDEN_TARGETS = (
+    "http://169.254.169.254/latest/meta-data/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://[fe80::1]/",
+)
+
+
+class Outbound(Leaf):
+    """/outbound/ links to forbidden targets, to /outbound/redirect/ (a 302 to the metadata
+    address) and to one ordinary page."""
+
+    def render_GET(self, request: Request) -> bytes:
+        segs = segments(request)
+        if segs == ["redirect"]:
+            return redirect(request, FORBIDDEN_TARGETS[0])
+        if segs:
+            return not_found(request)
+        links = [*FORBIDDEN_TARGETS, "/outbound/redirect/", "/links/1/"]
+        items = "\n".join(f'<li><a href="{escape(u)}">{escape(u)}</a></li>' for u in links)
+        return send_html(request, "Outbound", f"<h1>Outbound</h1>\n<ul>\n{items}\n</ul>")

@@ -54,6 +54,7 @@ def build_root(gen_pages: int) -> Resource:
         "big": b.Big(),
         "etag": b.ETag(),
         "links": b.Links(),
+        "outbound": b.Outbound(),
         "__log__": LogResource(),
     }
     for name, res in children.items():
