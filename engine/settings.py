@@ -58,6 +58,8 @@ CRAWLPLANE_ALLOW_PRIVATE_TARGETS = os.environ.get("CRAWLPLANE_ALLOW_PRIVATE_TARG
 # The stored task and run a crawl belongs to (set by the `task` spider from its arguments).
 CRAWLPLANE_TASK_ID = None
 CRAWLPLANE_RUN_ID = None
+# How much nicer than the server a crawl process it launches runs (engine/worker.py).
+CRAWLPLANE_WORKER_NICE = int(os.environ.get("CRAWLPLANE_WORKER_NICE", "5"))
 # Batched writes from a crawl process: at most this many seconds or rows between flushes.
 CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500

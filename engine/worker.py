@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ def main() -> int:
     import engine.spiders.task  # noqa: F401  (import the spider's dependencies while idle)
 
     settings = get_project_settings()
+    # Below the server's priority: under CPU contention the control API answers first.
+    os.nice(settings.getint("CRAWLPLANE_WORKER_NICE"))
     install_reactor(settings["TWISTED_REACTOR"])
     preload(settings)
     line = sys.stdin.readline()
