@@ -29,10 +29,12 @@ class DetailJoin:
         self._waiting: dict[str, list[tuple[_Pending, FollowLink]]] = {}
         self._known: dict[tuple[str, str], dict[str, Any]] = {}  # (url, field) -> value
 
-    def add(self, item: dict[str, Any], links: list[FollowLink]) -> tuple[bool, list[str]]:
-        """Register an item; returns whether it is ready, and the detail URLs to fetch now."""
+    def add(self, item: dict[str, Any], links: list[FollowLink]
+            ) -> tuple[bool, list[FollowLink]]:
+        """Register an item; returns whether it is ready, and the detail links to fetch now
+        (a page fetched earlier for another field is fetched again for this one)."""
         pending = _Pending(item)
-        to_fetch: list[str] = []
+        to_fetch: list[FollowLink] = []
         for link in links:
             known = self._known.get((link.url, link.field.name))
             if known is not None:
@@ -40,7 +42,7 @@ class DetailJoin:
                 continue
             if link.url not in self._waiting:
                 self._waiting[link.url] = []
-                to_fetch.append(link.url)
+                to_fetch.append(link)
             self._waiting[link.url].append((pending, link))
             pending.missing += 1
         return pending.missing == 0, to_fetch

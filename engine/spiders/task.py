@@ -95,9 +95,10 @@ class TaskSpider(Spider):
     # -- requests -------------------------------------------------------------------------
 
     def _request(self, url: str, parent: Response | None, depth: int, follow_depth: int,
-                 page_no: int, detail: bool = False) -> Request | None:
-        """A new download task, unless its URL was seen or the page budget is spent."""
-        key = ("detail " if detail else "") + canonicalize_url(url)
+                 page_no: int, detail: str | None = None) -> Request | None:
+        """A new download task, unless its URL was seen or the page budget is spent. A detail
+        page (`detail` names the field it is for) is seen apart from listing pages."""
+        key = (f"detail {detail} " if detail else "") + canonicalize_url(url)
         if key in self.seen or self.pages_requested >= self.scheme.limits.max_pages:
             return None
         self.seen.add(key)
@@ -124,12 +125,12 @@ class TaskSpider(Spider):
             return
         meta = response.meta
         for item, links in extract_items(response.selector, self.scheme.item, response.url):
-            ready, urls = self.details.add(item, links)
-            for url in urls:
-                request = self._request(url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],
-                                        1, detail=True)
+            ready, to_fetch = self.details.add(item, links)
+            for link in to_fetch:
+                request = self._request(link.url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],
+                                        1, detail=link.field.name)
                 if request is None:  # over budget: the item gets the link without details
-                    yield from self.details.resolve(url, None)
+                    yield from self.details.resolve(link.url, None)
                 else:
                     yield request
             if ready:

@@ -152,3 +152,24 @@ def test_no_item_rule_gives_the_page_urls(site: TestSite, tmp_path: Path) -> Non
     assert result.returncode == 0, result.log[-3000:]
     expected = [f"{site.url}/links/?n=3"] + [f"{site.url}/links/{i}/" for i in range(3)]
     assert sorted(i["url"] for i in result.items()) == sorted(expected)
+
+
+def test_two_follow_fields_linking_one_page_both_get_its_fields(site: TestSite,
+                                                               tmp_path: Path) -> None:
+    """Page "Links (1)" links /links/0/ through field `a`, page "Links (2)" through field `b`
+    and arrives later, once the detail page was handled for `a`: `b` gets its values too."""
+    def field(name: str, n: int) -> dict[str, Any]:
+        return {"name": name, "follow": {"fields": [{"name": "value", "selector": "CSS: p.value"}]},
+                "selector": f"XPATH: //a[@href='/links/0/'][contains(/html/head/title, '({n})')]"}
+
+    scheme = {
+        "start_urls": [site.abs("/links/?n=1"), site.abs("/links/?n=2&delay=0.5")],
+        "item": {"fields": [{"name": "title", "selector": "CSS: title"}, field("a", 1),
+                            field("b", 2)]},
+        "politeness": {"obey_robots": False, "concurrency": 2},
+    }
+    result = crawl(site, scheme, tmp_path)
+    assert result.returncode == 0, result.log[-3000:]
+    items = {item["title"]: item for item in result.items()}
+    assert items["Links (1)"]["a"]["value"] == "value-0" and items["Links (1)"]["b"] is None
+    assert items["Links (2)"]["b"]["value"] == "value-0" and items["Links (2)"]["a"] is None

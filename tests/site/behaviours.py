@@ -228,16 +228,26 @@ class ETag(Leaf):
 
 
 class Links(Leaf):
-    """/links/?n=k lists k leaves /links/<i>/."""
+    """/links/?n=k lists k leaves /links/<i>/ (after `delay` seconds, when given)."""
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> Any:
         segs = segments(request)
         if not segs:
             n = max(0, int_arg(request, "n", 10))
             items = "\n".join(
                 f'<li><a class="leaf" href="/links/{i}/">Leaf {i}</a></li>' for i in range(n)
             )
-            return send_html(request, f"Links ({n})", f"<h1>Links</h1>\n<ul>\n{items}\n</ul>")
+            body = send_html(request, f"Links ({n})", f"<h1>Links</h1>\n<ul>\n{items}\n</ul>")
+            delay = float(arg(request, "delay") or 0)
+            if delay <= 0:
+                return body
+
+            def answer() -> None:
+                request.write(body)
+                request.finish()
+
+            reactor.callLater(delay, answer)
+            return NOT_DONE_YET
         if len(segs) == 1 and segs[0].isdigit():
             i = int(segs[0])
             return send_html(
