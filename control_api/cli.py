@@ -44,13 +44,18 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def keys(args: argparse.Namespace) -> int:
-    from control_api import keys as key_store
+def _store() -> Any:
     from engine.store import Store
 
     config = Config.from_env()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(config.database_url)
+    return Store(config.database_url)
+
+
+def keys(args: argparse.Namespace) -> int:
+    from control_api import keys as key_store
+
+    store = _store()
     if args.keys_command == "create":
         key, record = key_store.create_key(store, args.name, args.tenant)
         print(f"created key {record['id']} for tenant {record['tenant']}; it is shown only once:")
@@ -63,6 +68,20 @@ def keys(args: argparse.Namespace) -> int:
         revoked = key_store.revoke_key(store, args.key)
         print(f"revoked {revoked} key(s)")
         return 0 if revoked else 1
+    return 0
+
+
+def secret(args: argparse.Namespace) -> int:
+    """A tenant's webhook signing secret, shown or replaced (also GET /v1/webhook-secret)."""
+    from control_api import keys as key_store
+
+    store = _store()
+    tenant = key_store.find_tenant(store, args.tenant)
+    if tenant is None:
+        print(f"no tenant named {args.tenant!r}", file=sys.stderr)
+        return 1
+    rotate = args.secret_command == "rotate"
+    print(key_store.webhook_secret(store, tenant["id"], rotate=rotate))
     return 0
 
 
@@ -154,6 +173,12 @@ def parser() -> argparse.ArgumentParser:
     revoke = key_sub.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")
     key_parser.set_defaults(func=keys)
+
+    secret_parser = sub.add_parser("webhook-secret", help="a tenant's webhook signing secret")
+    secret_sub = secret_parser.add_subparsers(dest="secret_command", required=True)
+    for name, text in (("show", "print it"), ("rotate", "replace it and print the new one")):
+        secret_sub.add_parser(name, help=text).add_argument("tenant")
+    secret_parser.set_defaults(func=secret)
 
     def client_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", default=os.environ.get("CRAWLPLANE_URL", "http://127.0.0.1:8700"))

@@ -87,6 +87,12 @@ def authenticate(store: Store, key: str) -> Principal | None:
     return Principal(row.id, row.tenant_id) if row else None
 
 
+def find_tenant(store: Store, name: str) -> Row | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
 def webhook_secret(store: Store, tenant_id: str, rotate: bool = False) -> str:
     with store.begin() as conn:
         if rotate:

@@ -48,3 +48,15 @@ def test_run_without_wait_prints_the_id(api: ApiServer, site: TestSite, tmp_path
     bad.write_text(json.dumps({"start_urls": ["ftp://x/"]}))
     failed = api.cli("run", str(bad), "--url", api.url, "--key", api.keys["bob"], check=False)
     assert failed.returncode != 0 and "422" in failed.stderr and "start_urls" in failed.stderr
+
+
+def test_webhook_secret_show_and_rotate_agree_with_the_api(api: ApiServer) -> None:
+    shown = api.cli("webhook-secret", "show", "alice").stdout.strip().splitlines()[-1]
+    assert shown == api.ok("GET", "/v1/webhook-secret")["secret"]
+    rotated = api.cli("webhook-secret", "rotate", "alice").stdout.strip().splitlines()[-1]
+    assert rotated != shown and rotated.startswith("whsec_")
+    assert api.ok("GET", "/v1/webhook-secret")["secret"] == rotated
+    # Another tenant's secret is its own; an unknown tenant is an error.
+    assert api.cli("webhook-secret", "show", "bob").stdout.strip() != rotated
+    missing = api.cli("webhook-secret", "show", "nobody", check=False)
+    assert missing.returncode == 1 and "no tenant" in missing.stderr
