@@ -265,14 +265,13 @@ class TaskAPI:
         if state and state.lower() not in {s.lower() for s in STATES}:
             raise BadRequest(f"query parameter 'state' must be one of {', '.join(STATES)}")
         take = query_int(request, "take", 20, 1, 1000)
-        rows, following = await defer(q.list_pages, self.store, who.tenant_id, task_id,
-                                      state=state, take=take, start=query_arg(request, "from"))
-        params = {k: v for k, v in {"state": state, "take": take}.items() if v}
-        next_link = None
-        if following:
-            next_link = (f"{self.base_url(request)}/v1/tasks/{task_id}/pages?"
-                         f"{urlencode({**params, 'from': following})}")
-        return send_json(request, {"data": rows, "links": {"next": next_link, "previous": None}})
+        rows, following, previous = await defer(
+            q.list_pages, self.store, who.tenant_id, task_id, state=state, take=take,
+            start=query_arg(request, "from"))
+        filters = {"state": state, "take": take}
+        return send_json(request, {"data": rows, "links": {
+            "next": self._page_link(request, filters, following),
+            "previous": self._page_link(request, filters, previous)}})
 
     @app.route("/v1/tasks/<task_id>/deliveries", methods=["GET"])
     async def task_deliveries(self, request: IRequest, task_id: str) -> bytes:

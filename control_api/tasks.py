@@ -211,7 +211,9 @@ def mark_collected(store: Store, task_id: str) -> None:
 
 
 def list_pages(store: Store, tenant_id: str, task_id: str, *, state: str | None, take: int,
-               start: str | None) -> tuple[list[Row], str | None]:
+               start: str | None) -> tuple[list[Row], str | None, str | None]:
+    """One page of download tasks from the cursor `start` (a page id, inclusive), in creation
+    order, and the cursors of the next and previous pages."""
     row = get(store, tenant_id, task_id)
     query = select(pages.c.id, pages.c.url, pages.c.state, pages.c.depth, pages.c.parent_id,
                    pages.c.http_status).where(pages.c.task_id == task_id)
@@ -219,12 +221,14 @@ def list_pages(store: Store, tenant_id: str, task_id: str, *, state: str | None,
         query = query.where(pages.c.run_id == row["run_id"])
     if state:
         query = query.where(func.lower(pages.c.state) == state.lower())
-    if start:
-        query = query.where(pages.c.id >= start)
     with store.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query.order_by(pages.c.id).limit(take + 1))
+        forward = query.where(pages.c.id >= start) if start else query
+        rows = [dict(r) for r in conn.execute(forward.order_by(pages.c.id).limit(take + 1))
                 .mappings()]
-    return rows[:take], (rows[take]["id"] if len(rows) > take else None)
+        before = conn.execute(query.where(pages.c.id < start).order_by(pages.c.id.desc())
+                              .limit(take)).mappings().all() if start else []
+    previous = before[-1]["id"] if before else None
+    return rows[:take], (rows[take]["id"] if len(rows) > take else None), previous
 
 
 def orphaned_runs(store: Store, launcher: str) -> list[Row]:

@@ -153,13 +153,24 @@ def test_pages_lists_download_tasks_with_paging_and_state(api: ApiServer,
                                                           done: dict[str, Any]) -> None:
     task = done["task"]
     seen: list[dict[str, Any]] = []
+    chunks: list[list[str]] = []
     url: str | None = f"/v1/tasks/{task['id']}/pages?take=5"
     while url:
         page = api.ok("GET", url)
         assert len(page["data"]) <= 5
         seen += page["data"]
+        chunks.append([p["id"] for p in page["data"]])
         url = page["links"]["next"]
     assert len(seen) == task["pages"] and len({p["id"] for p in seen}) == len(seen)
+    assert len(chunks) >= 3
+    # And back again through links.previous, chunk by chunk.
+    back: list[list[str]] = []
+    url = f"/v1/tasks/{task['id']}/pages?take=5&from={chunks[-1][0]}"
+    while url:
+        page = api.ok("GET", url)
+        back.append([p["id"] for p in page["data"]])
+        url = page["links"]["previous"]
+    assert back == chunks[::-1]
     first = [p for p in seen if p["depth"] == 0]
     assert len(first) == 1 and first[0]["parent_id"] is None
     assert all(p["state"] == "Handled" and p["http_status"] == 200 for p in seen)
