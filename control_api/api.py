@@ -292,3 +292,24 @@ class TaskAPI:
         who = await self.principal(request)
         return send_json(request, {"secret": await defer(webhook_secret, self.store,
                                                          who.tenant_id, rotate=True)})
+
+
+def share_problem_handlers(app: Klein) -> None:
+    """Give another class's Klein app the task API's problem+json mapping of errors. Its
+    instances have a `tasks` attribute (the TaskAPI); call this after the class body, so that
+    the class's own handlers come first."""
+
+    @app.handle_errors(ApiError)
+    def api_error(self: Any, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.api_error(request, failure)
+        return body
+
+    @app.handle_errors(HTTPException)
+    def routing_error(self: Any, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.routing_error(request, failure)
+        return body
+
+    @app.handle_errors(Exception)
+    def bug(self: Any, request: IRequest, failure: Failure) -> bytes:
+        body: bytes = self.tasks.bug(request, failure)
+        return body

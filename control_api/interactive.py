@@ -21,10 +21,9 @@ from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from werkzeug.exceptions import HTTPException
 
 from control_api import jobs
-from control_api.api import TaskAPI, defer
+from control_api.api import TaskAPI, defer, share_problem_handlers
 from control_api.errors import ApiError, BadRequest, NotFound, Unprocessable
 from control_api.http import query_arg, read_json, send_json, validate
 from control_api.jobconfig import JobConfig
@@ -97,21 +96,6 @@ class InteractiveAPI:
         page = pending.page
         return send_json(request, {"Id": page["id"], "Url": page["url"],
                                    "TaskState": page["state"]}, 202)
-
-    @app.handle_errors(ApiError)
-    def api_error(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.api_error(request, failure)
-        return body
-
-    @app.handle_errors(HTTPException)
-    def routing_error(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.routing_error(request, failure)
-        return body
-
-    @app.handle_errors(Exception)
-    def bug(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.bug(request, failure)
-        return body
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -319,3 +303,6 @@ def _links(page: Row, selector_text: str, attribute: str) -> list[str]:
     base = page["body"]["url"]
     links = (urljoin(base, v.strip()) for v in _values(page, _page(page), param))
     return [link for link in links if link.startswith(_LINK_SCHEMES)]
+
+
+share_problem_handlers(InteractiveAPI.app)

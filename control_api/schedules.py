@@ -31,12 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select, update
 from twisted.internet import task, threads
 from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from werkzeug.exceptions import HTTPException
 
-from control_api.api import CreateTask, TaskAPI, defer
-from control_api.errors import ApiError, NotFound, Unprocessable
+from control_api.api import CreateTask, TaskAPI, defer, share_problem_handlers
+from control_api.errors import NotFound, Unprocessable
 from control_api.http import read_json, send_json, validate
 from control_api.launcher import Launcher
 from control_api.tasks import iso
@@ -255,21 +253,6 @@ class ScheduleAPI:
     def now(self) -> float:
         return self.clock.seconds() if self.clock is not None else time.time()
 
-    @app.handle_errors(ApiError)
-    def api_error(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.api_error(request, failure)
-        return body
-
-    @app.handle_errors(HTTPException)
-    def routing_error(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.routing_error(request, failure)
-        return body
-
-    @app.handle_errors(Exception)
-    def bug(self, request: IRequest, failure: Failure) -> bytes:
-        body: bytes = self.tasks.bug(request, failure)
-        return body
-
     @app.route("/v1/schedules", methods=["POST"])
     async def create_schedule(self, request: IRequest) -> bytes:
         who = await self.tasks.principal(request)
@@ -299,3 +282,6 @@ class ScheduleAPI:
         await defer(remove, self.store, who.tenant_id, schedule_id)
         request.setResponseCode(204)
         return b""
+
+
+share_problem_handlers(ScheduleAPI.app)
