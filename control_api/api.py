@@ -247,8 +247,7 @@ class TaskAPI:
     async def task_store(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         fmt = query_choice(request, "format", FORMATS, "jsonl") or "jsonl"
-        row = await defer(q.get, self.store, who.tenant_id, task_id)
-        run = await defer(q.results_run, self.store, who.tenant_id, task_id)
+        row, run = await defer(q.results_run, self.store, who.tenant_id, task_id)
         path: Path = await defer(results.render, self.store, self.config.data_dir, run["id"],
                                  Scheme.model_validate(row["scheme"]), fmt)
         await defer(q.mark_collected, self.store, task_id)

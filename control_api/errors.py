@@ -42,10 +42,6 @@ class TaskNotFound(NotFound):
         super().__init__(f"task {task_id} not found")
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
-
-
 class Conflict(ApiError):
     status = 409
 

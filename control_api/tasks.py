@@ -192,9 +192,10 @@ def clear(store: Store, task_id: str, *, delete_task: bool) -> list[str]:
     return ids
 
 
-def results_run(store: Store, tenant_id: str, task_id: str) -> Row:
-    """The latest run that has ended, whose results `store` serves (409 if none has)."""
-    get(store, tenant_id, task_id)
+def results_run(store: Store, tenant_id: str, task_id: str) -> tuple[Row, Row]:
+    """The task, and its latest run that has ended, whose results `store` serves (409 if none
+    has)."""
+    task = get(store, tenant_id, task_id)
     with store.engine.connect() as conn:
         run = conn.execute(
             select(runs).where(runs.c.task_id == task_id, runs.c.status.in_(TERMINAL_STATUSES))
@@ -202,7 +203,7 @@ def results_run(store: Store, tenant_id: str, task_id: str) -> Row:
         ).mappings().first()
     if run is None:
         raise Conflict(f"task {task_id} has no results yet")
-    return dict(run)
+    return task, dict(run)
 
 
 def mark_collected(store: Store, task_id: str) -> None:
