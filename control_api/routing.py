@@ -34,7 +34,10 @@ class PrefixRouter(Resource):
 
 
 def url_error(request: IRequest) -> ApiError | None:
-    """What is wrong with the request's (percent-decoded) path and query, if anything."""
+    """What is wrong with the request's (percent-decoded) path and query, or its Host (Klein
+    decodes it too), if anything."""
+    if not _utf8(request.getRequestHostname()):
+        return BadRequest("the Host header is not valid UTF-8")
     if b"" in request.postpath[:-1]:
         # `//` names nothing: Klein would drop a leading empty segment (`//v1/tasks` served
         # as `/v1/tasks`) and werkzeug would redirect an inner one with no Location.

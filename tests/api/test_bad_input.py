@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +83,18 @@ def test_invalid_utf8_in_path_or_query_is_400(api: ApiServer, target: str) -> No
 
 def test_invalid_utf8_in_the_api_key_query_is_400(api: ApiServer) -> None:
     assert raw(api, "GET", "/v1/tasks?api_key=%FF", key=None).status == 400
+
+
+def test_invalid_utf8_in_the_host_header_is_400(api: ApiServer) -> None:
+    where = urlsplit(api.url)
+    with socket.create_connection((where.hostname or "", where.port or 80), timeout=30) as s:
+        s.sendall(b"GET /v1/tasks HTTP/1.1\r\nHost: \xff\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer
+    assert b"application/problem+json" in head and json.loads(body)["status"] == 400
 
 
 def count_tasks(api: ApiServer, name: str) -> int:

@@ -16,6 +16,7 @@ from tests.api.test_bad_input import (  # noqa: F401
     test_empty_path_segments_are_404,
     test_invalid_utf8_in_path_or_query_is_400,
     test_invalid_utf8_in_the_api_key_query_is_400,
+    test_invalid_utf8_in_the_host_header_is_400,
     test_nul_in_a_path_id_is_404,
     test_nul_in_a_query_value_is_400,
     test_nul_in_body_strings_is_422_with_the_path,
