@@ -78,7 +78,9 @@ class TaskAPI:
     def routing_error(self, request: IRequest, failure: Failure) -> bytes:
         error = failure.value
         assert isinstance(error, HTTPException)
-        status = error.code or 500
+        # werkzeug's redirects (`//` merged into `/`) carry no Location here: a path that
+        # needs one names nothing.
+        status = error.code if error.code and error.code >= 400 else 404
         detail = (f"{request.method.decode()} is not allowed on {request.path.decode()}"
                   if status == 405 else f"no such resource: {request.path.decode()}")
         if status == 405 and getattr(error, "valid_methods", None):

@@ -82,11 +82,10 @@ class Server:
         logger.error("after run %s, %s failed: %s", run_id, step, failure.getTraceback())
 
     def listen(self) -> Any:
-        from twisted.web.server import Site
-
+        from control_api.channel import ApiSite
         from control_api.routing import PrefixRouter
 
-        site = Site(PrefixRouter(self.api.app.resource(), {
+        site = ApiSite(PrefixRouter(self.api.app.resource(), {
             (b"api", b"v2"): self.interactive.app.resource(),
             (b"v1", b"schedules"): self.schedules.app.resource(),
         }))

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ValidationError
 from twisted.web.iweb import IRequest
 
 from control_api.errors import BadRequest, PayloadTooLarge, Unprocessable
-from engine.scheme import validation_errors
+from engine.scheme import error_path, validation_errors
 
 M = TypeVar("M", bound=BaseModel)
+MAX_DEPTH = 64  # JSON nesting a request may have; a scheme with ten levels of follow needs ~35
+NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 
 
 def send_json(request: IRequest, body: Any, status: int = 200,
@@ -53,7 +55,8 @@ def query_choice(request: IRequest, name: str, choices: tuple[str, ...],
 
 
 def read_json(request: IRequest, limit: int) -> Any:
-    """The request body as JSON: 413 over `limit` bytes, 400 when it is not JSON."""
+    """The request body as JSON: 413 over `limit` bytes, 400 when it is not JSON or too
+    deeply nested, 422 when a string holds a NUL."""
     length = request.getHeader(b"content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
@@ -63,9 +66,38 @@ def read_json(request: IRequest, limit: int) -> Any:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise BadRequest(f"the request body is nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    check_body(data)
+    return data
+
+
+def check_body(data: Any) -> None:
+    """What every JSON body must satisfy before a model sees it: at most `MAX_DEPTH` levels
+    (pydantic and our own walks recurse), and no NUL in any string (PostgreSQL text cannot
+    hold one; SQLite could, so both stores answer alike only if neither gets one)."""
+    errors: dict[str, list[str]] = {}
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:  # iterative: a recursive walk is what deep nesting breaks
+        value, loc = stack.pop()
+        if len(loc) > MAX_DEPTH:
+            raise BadRequest(f"the request body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            if "\0" in value:
+                errors.setdefault(error_path(loc), []).append(NUL_MESSAGE)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_loc = (*loc, key.replace("\0", "\\u0000"))
+                if "\0" in key:
+                    errors.setdefault(error_path(key_loc), []).append(NUL_MESSAGE)
+                stack.append((item, key_loc))
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(value))
+    if errors:
+        raise Unprocessable(dict(sorted(errors.items())))
 
 
 def validate(model: type[M], data: Any) -> M:

@@ -143,12 +143,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details",
                         "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-            for code in (401, 429, *codes)}
+            for code in sorted({*openapi_v2.ANY_REQUEST, *codes})}
 
 
 def _op(summary: str, responses: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "security": [{"header": []}, {"query": []}],
-            "responses": {**responses, **_errors(*errors)}, **extra}
+            "responses": {**responses, **_errors(401, 429, *errors)}, **extra}
 
 
 TASK_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -163,7 +163,8 @@ def _paths() -> dict[str, Any]:
     task = _json(_ref("Task"), "the task")
     return {
         "/health": {"get": {"summary": "liveness", "security": [],
-                            "responses": {"200": _json({"type": "object"}, "ok")}}},
+                            "responses": {"200": _json({"type": "object"}, "ok"),
+                                          **_errors()}}},
         "/v1/tasks": {
             "post": _op("create a task", {"201": task}, 400, 413, 422,
                         requestBody={"required": True, "content": {

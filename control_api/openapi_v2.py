@@ -69,6 +69,11 @@ SCRAPED = {"type": "array", "items": {
                    "values": {"type": "array", "items": {"type": "string"}}}}}
 
 
+# Any request may answer these, before it reaches its endpoint (control_api/routing.py and
+# channel.py): a URL that is not UTF-8 or holds a NUL, a request line or headers too long.
+ANY_REQUEST = (400, 414, 431)
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -76,7 +81,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details", "content": {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        for code in (401, 429, *codes)}
+        for code in sorted({*ANY_REQUEST, 401, 429, *codes})}
 
 
 def _op(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from klein import Klein
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, select, update
@@ -71,6 +71,10 @@ class CreateSchedule(BaseModel):
                 or not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a cron expression (five fields: minute hour "
                              "day-of-month month day-of-week, or @hourly, @daily, ...)")
+        try:  # valid syntax may still name no date at all (`0 0 31 2 *`, February 31st)
+            next_fire(value, "UTC", time.time())
+        except CroniterError:
+            raise ValueError(f"{value!r} never fires (it names no date that exists)") from None
         return value
 
     @field_validator("timezone")
@@ -92,8 +96,13 @@ class ScheduleNotFound(NotFound):
 # -- queries (synchronous: the API runs them in its thread pool) -----------------------------
 
 def create(store: Store, tenant_id: str, body: CreateSchedule, now: float) -> Row:
+    """Everything is checked before anything is written: a refused schedule leaves no task."""
     if (body.scheme is None) == (body.task_id is None):
         raise Unprocessable({"scheme": ["give either scheme or task_id, not both or neither"]})
+    try:
+        next_at = next_fire(body.cron, body.timezone, now)
+    except CroniterError:
+        raise Unprocessable({"cron": [f"{body.cron!r} never fires in {body.timezone}"]}) from None
     task_id = body.task_id
     if task_id is not None:
         if store.get_task(task_id, tenant_id) is None:
@@ -107,7 +116,7 @@ def create(store: Store, tenant_id: str, body: CreateSchedule, now: float) -> Ro
     row: Row = {
         "id": new_id("s"), "tenant_id": tenant_id, "name": body.name, "tag": body.tag,
         "cron": body.cron, "timezone": body.timezone, "task_id": task_id,
-        "next_at": next_fire(body.cron, body.timezone, now), "last_at": None,
+        "next_at": next_at, "last_at": None,
         "last_run_id": None, "last_error": None, "fired": 0, "created_at": now,
     }
     with store.begin() as conn:
