@@ -38,7 +38,7 @@ class Server:
         self.config = config
         self.reactor = reactor or default_reactor
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(config.database_url)
+        self.store = Store(config.database_url, migrate=config.auto_migrate)
         # Called with a run id when a run's process is gone; results first, then webhooks.
         self.finished_hooks: list[Callable[[str], Any]] = []
         self.launcher: Launcher

@@ -1,4 +1,4 @@
-"""The `crawlplane` command: serve, keys, tasks, run."""
+"""The `crawlplane` command: serve, keys, webhook-secret, db, tasks, run."""
 
 from __future__ import annotations
 
@@ -28,8 +28,14 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.PythonLoggingObserver().start()
+    from engine.store import SchemaError
+
     config = Config.from_env()
-    server = Server(config)
+    try:
+        server = Server(config)
+    except SchemaError as exc:
+        print(f"crawlplane: {exc}", file=sys.stderr)
+        return 2
     port = server.listen()
     address = port.getHost()
     url = f"http://{address.host}:{address.port}"
@@ -45,11 +51,42 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _store() -> Any:
-    from engine.store import Store
+    from engine.store import SchemaError, Store
 
     config = Config.from_env()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    return Store(config.database_url)
+    try:
+        return Store(config.database_url, migrate=config.auto_migrate)
+    except SchemaError as exc:
+        raise SystemExit(f"crawlplane: {exc}") from None
+
+
+def db(args: argparse.Namespace) -> int:
+    """The store's schema: `upgrade` to this Crawlplane's revision, or `check` that it is."""
+    from sqlalchemy import create_engine
+
+    from engine.store import schema
+
+    config = Config.from_env()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(config.database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        if args.db_command == "check":
+            schema.check(engine)
+            print(f"store {where}: at revision {schema.HEAD}, as this Crawlplane needs")
+            return 0
+        before = schema.upgrade(engine)
+    except schema.SchemaError as exc:
+        print(f"crawlplane: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    was = ("already" if before == schema.HEAD
+           else "from no version: created, or adopted from an older release" if before is None
+           else f"upgraded from {before}")
+    print(f"store {where}: at revision {schema.HEAD} ({was})")
+    return 0
 
 
 def keys(args: argparse.Namespace) -> int:
@@ -179,6 +216,12 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (("show", "print it"), ("rotate", "replace it and print the new one")):
         secret_sub.add_parser(name, help=text).add_argument("tenant")
     secret_parser.set_defaults(func=secret)
+
+    db_parser = sub.add_parser("db", help="the store's schema (migrations)")
+    db_sub = db_parser.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="bring the store to this Crawlplane's schema revision")
+    db_sub.add_parser("check", help="exit 1, saying what to do, unless the store is at it")
+    db_parser.set_defaults(func=db)
 
     def client_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", default=os.environ.get("CRAWLPLANE_URL", "http://127.0.0.1:8700"))

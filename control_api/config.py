@@ -42,6 +42,9 @@ class Config:
     # A running run whose crawl wrote nothing (not even its heartbeat) for this many seconds
     # has died or hangs: it ends as an error (control_api/reaper.py).
     stale_after: float = 120.0
+    # Bring the store's schema to this code's revision on start (server and CLI); off: refuse
+    # to start on an older store until `crawlplane db upgrade` ran (engine/store/schema.py).
+    auto_migrate: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -64,6 +67,7 @@ class Config:
                                              defaults.webhook_max_attempts)),
             webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
             stale_after=float(env.get("CRAWLPLANE_STALE_AFTER", defaults.stale_after)),
+            auto_migrate=_flag(env.get("CRAWLPLANE_AUTO_MIGRATE", "1")),
             launcher=env.get("CRAWLPLANE_LAUNCHER", "").strip().lower(),
             scrapyd_nodes=tuple(n.strip() for n in env.get("CRAWLPLANE_SCRAPYD_NODES", "")
                                 .split(",") if n.strip()),

@@ -1,5 +1,5 @@
-"""Results files: a run's stored items rendered in any of the five formats with Scrapy's
-exporters (and Crawlplane's flattened CSV and XLSX), cached in the data directory."""
+"""Results files: a run's stored items rendered in any of the five formats with the feeds'
+exporters (FEED_EXPORTERS in engine/settings.py), cached in the data directory."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scrapy.exporters import (
-    BaseItemExporter,
-    JsonItemExporter,
-    JsonLinesItemExporter,
-    XmlItemExporter,
-)
+from scrapy.exporters import BaseItemExporter
+from scrapy.utils.misc import load_object
 
-from engine.exporters import FlatCsvItemExporter, XlsxItemExporter
 from engine.flatten import columns
 from engine.scheme import FORMATS, Scheme
+from engine.settings import FEED_EXPORTERS
 from engine.store import TERMINAL_STATUSES, Row, Store
 
 CONTENT_TYPES = {
@@ -30,17 +26,17 @@ CONTENT_TYPES = {
 
 
 def _exporter(fmt: str, file: Any, scheme: Scheme) -> BaseItemExporter:
+    """The feeds' exporter of `fmt` (FEED_EXPORTERS), so that a file rendered here is the one
+    `scrapy crawl -O` writes (nulls in XML, flattened CSV and XLSX)."""
+    if fmt not in FEED_EXPORTERS:
+        raise ValueError(f"unknown format {fmt!r}")
+    kwargs: dict[str, Any] = {"encoding": "utf-8"}
     if fmt == "json":
-        return JsonItemExporter(file, encoding="utf-8", indent=None)
-    if fmt == "jsonl":
-        return JsonLinesItemExporter(file, encoding="utf-8")
-    if fmt == "xml":
-        return XmlItemExporter(file, encoding="utf-8", item_element="item", root_element="items")
-    if fmt == "csv":
-        return FlatCsvItemExporter(file, fields_to_export=columns(scheme))
-    if fmt == "xlsx":
-        return XlsxItemExporter(file, fields_to_export=columns(scheme))
-    raise ValueError(f"unknown format {fmt!r}")
+        kwargs["indent"] = None  # one line, as before
+    if fmt in ("csv", "xlsx"):
+        kwargs["fields_to_export"] = columns(scheme)  # the scheme's columns, in field order
+    exporter: BaseItemExporter = load_object(FEED_EXPORTERS[fmt])(file, **kwargs)
+    return exporter
 
 
 def result_path(data_dir: Path, run_id: str, fmt: str) -> Path:

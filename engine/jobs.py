@@ -88,7 +88,7 @@ class JobFeeder:
         if not (is_job(settings) and run_id and task_id):
             raise NotConfigured("not an interactive job")
         url = store_url(settings.get("CRAWLPLANE_STORE_URL"), settings.get("CRAWLPLANE_DATA_DIR"))
-        return cls(crawler, Store(url), task_id, run_id)
+        return cls(crawler, Store(url, migrate=False), task_id, run_id)
 
     def spider_opened(self, spider: Spider) -> None:
         d = threads.deferToThread(self._release_orphans)

@@ -69,7 +69,8 @@ class StoreRecorder:
         if not run_id:
             raise NotConfigured("not a stored run")
         url = store_url(settings.get("CRAWLPLANE_STORE_URL"), settings.get("CRAWLPLANE_DATA_DIR"))
-        return cls(crawler, Store(url), run_id, settings.get("CRAWLPLANE_TASK_ID"))
+        return cls(crawler, Store(url, migrate=False), run_id,
+                   settings.get("CRAWLPLANE_TASK_ID"))
 
     def spider_opened(self, spider: Spider) -> None:
         started = self.store.update_run(

@@ -43,7 +43,11 @@ EXTENSIONS = {
     "engine.recorder.StoreRecorder": 500,
     "engine.jobs.JobFeeder": 510,  # interactive jobs only
 }
+# The one exporter of each results format: feeds (`scrapy crawl -O`) use it, and so does the
+# control API's renderer (control_api/results.py), so a file is the same either way.
 FEED_EXPORTERS = {
+    "json": "scrapy.exporters.JsonItemExporter",
+    "jsonl": "scrapy.exporters.JsonLinesItemExporter",
     "csv": "engine.exporters.FlatCsvItemExporter",
     "xml": "engine.exporters.NullXmlItemExporter",
     "xlsx": "engine.exporters.XlsxItemExporter",

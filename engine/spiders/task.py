@@ -43,8 +43,9 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
     if task_id is None:
         raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
     settings = crawler.settings
+    # A crawl never migrates the store (the server does): it checks the schema's revision.
     store = Store(store_url(settings.get("CRAWLPLANE_STORE_URL"),
-                            settings.get("CRAWLPLANE_DATA_DIR")))
+                            settings.get("CRAWLPLANE_DATA_DIR")), migrate=False)
     try:
         task = store.get_task(task_id)
         if task is None:

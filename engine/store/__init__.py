@@ -1,5 +1,6 @@
 """Persistence shared by the control API and crawl processes (see `store.py`)."""
 
+from engine.store.schema import SchemaError
 from engine.store.store import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -8,4 +9,4 @@ from engine.store.store import (
     store_url,
 )
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "SchemaError", "Store", "store_url"]

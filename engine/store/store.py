@@ -15,11 +15,10 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
-from engine.store import jobpages
+from engine.store import jobpages, schema
 from engine.store.tables import (
     download_infos,
     items,
-    metadata,
     page_bodies,
     pages,
     runs,
@@ -44,21 +43,32 @@ def store_url(url: str | None, data_dir: str | Path) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: switching a new file to WAL waits for other processes too.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, migrate: bool = True):
+        """Open the store at `url`. With `migrate` (servers, the CLI, tests), bring its schema
+        to the head revision first; without (crawl processes), only check that it is there:
+        raises `SchemaError` with what to run (engine/store/schema.py)."""
         self.url = url
         # A server that restarts drops PostgreSQL connections; a SQLite file never does.
         self.engine: Engine = create_engine(url, future=True,
                                             pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        try:
+            if migrate:
+                schema.upgrade(self.engine)
+            else:
+                schema.check(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
