@@ -23,7 +23,8 @@ from twisted.internet.defer import Deferred
 
 from engine.jobs import is_job
 from engine.signals import page_finished
-from engine.store import Row, Store, store_url
+from engine.store import Row, Store, runs, store_url
+from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,12 @@ logger = logging.getLogger(__name__)
 def run_status(reason: str, cancel_requested: bool) -> tuple[str, str | None]:
     """A run's final status and error from Scrapy's close reason."""
     if cancel_requested or reason == "cancelled":
-        return "cancelled", None
+        return CANCELLED, None
     if reason == "finished" or reason.startswith("closespider_"):
-        return "completed", None
+        return COMPLETED, None
     if reason == "shutdown":
-        return "error", "the crawl process was shut down before the crawl finished"
-    return "error", f"the crawl ended with reason {reason!r}"
+        return ERROR, "the crawl process was shut down before the crawl finished"
+    return ERROR, f"the crawl ended with reason {reason!r}"
 
 
 class StoreRecorder:
@@ -72,11 +73,7 @@ class StoreRecorder:
         return cls(crawler, Store(url), run_id, settings.get("CRAWLPLANE_TASK_ID"))
 
     def spider_opened(self, spider: Spider) -> None:
-        started = self.store.update_run(
-            self.run_id, only_if=("queued",), status="running", started_at=time.time(),
-            heartbeat_at=time.time(),
-        )
-        if not started:  # cancelled (or deleted) before this process got to it
+        if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
             reactor.callLater(0, self._close, "cancelled")
             return
         self.loop.start(self.interval, now=False)
@@ -159,15 +156,21 @@ class StoreRecorder:
             await maybe_deferred_to_future(self.flushing)
         batch = self._take()
         run = self.store.get_run(self.run_id)
+        final: tuple[str, str | None] | None = None
         # A run cancelled or deleted by the API meanwhile keeps its data and its status.
-        if run is not None and run["status"] in ("queued", "running"):
-            status, error = run_status(reason, run["cancel_requested"])
+        if run is not None and run["status"] in ACTIVE_STATUSES:
+            final = run_status(reason, run["cancel_requested"])
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
-            batch["progress"].update(status=status, error=error, ended_at=time.time(), queued=0)
+            batch["progress"]["queued"] = 0
         try:
-            await maybe_deferred_to_future(threads.deferToThread(self.store.write_batch, **batch))
+            await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
         finally:
             self.store.close()
+
+    def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
+        self.store.write_batch(**batch)
+        if final is not None:  # (only if still active: the API may have cancelled it since)
+            runs.finish(self.store, self.run_id, *final)
 
 
 def _header(response: Response, name: bytes) -> str | None:
