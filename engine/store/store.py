@@ -43,6 +43,11 @@ def store_url(url: str | None, data_dir: str | Path) -> str:
     return url
 
 
+def preload_dialect() -> None:
+    """Import the default store's dialect now (a warm worker's idle time), not in its run."""
+    from sqlalchemy.dialects import sqlite  # noqa: F401
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
