@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider, signals
@@ -22,6 +23,8 @@ from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
 from engine.jobs import is_job
+from engine.results import render_all
+from engine.scheme import Scheme
 from engine.signals import page_finished
 from engine.store import Row, Store, runs, store_url
 from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
@@ -50,6 +53,7 @@ class StoreRecorder:
         self.flush_rows = crawler.settings.getint("CRAWLPLANE_FLUSH_ROWS")
         self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
         self.update_pages = is_job(crawler.settings)  # a job's pages exist: update them
+        self.data_dir = Path(crawler.settings.get("CRAWLPLANE_DATA_DIR")).expanduser()
         self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
                                               "item_rows": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
@@ -169,8 +173,21 @@ class StoreRecorder:
 
     def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
         self.store.write_batch(**batch)
+        # The results files before the final status: a task shown ended has its files (and
+        # their sizes), whoever watches the run (this server, another, or none).
+        self._render()
         if final is not None:  # (only if still active: the API may have cancelled it since)
             runs.finish(self.store, self.run_id, *final)
+
+    def _render(self) -> None:
+        task = self.store.get_task(self.task_id)
+        if self.update_pages or task is None or self.store.get_run(self.run_id) is None:
+            return  # a job (no items), or deleted meanwhile
+        try:
+            render_all(self.store, self.data_dir, self.run_id,
+                       Scheme.model_validate(task["scheme"]))
+        except Exception:  # the server renders again when it sees the run end
+            logger.exception("rendering the results of run %s failed", self.run_id)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -190,6 +190,12 @@ def latest_ended(store: Store, task_id: str) -> Row | None:
     return dict(run) if run else None
 
 
+def delete_data(store: Store, run_ids: Sequence[str]) -> None:
+    """Remove everything the runs produced (pages, attempts, bodies, items); the runs stay."""
+    with store.engine.begin() as conn:
+        store.delete_run_data(conn, run_ids)
+
+
 def run_ids(store: Store, task_id: str) -> list[str]:
     with store.engine.connect() as conn:
         return list(conn.execute(select(runs.c.id).where(runs.c.task_id == task_id)).scalars())
