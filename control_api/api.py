@@ -26,9 +26,9 @@ from control_api.ratelimit import RateLimiter
 from engine.pages import STATES
 from engine.scheme import FORMATS, Format, Scheme, Url
 from engine.store import Store
+from engine.store.status import TASK_STATUSES
 
 logger = logging.getLogger(__name__)
-STATUSES = ("initialized", "queued", "running", "cancelled", "completed", "error")
 
 
 class CreateTask(BaseModel):
@@ -159,15 +159,14 @@ class TaskAPI:
     async def list_tasks(self, request: IRequest) -> bytes:
         who = await self.principal(request)
         filters = {
-            "status": query_choice(request, "status", STATUSES, None),
+            "status": query_choice(request, "status", TASK_STATUSES, None),
             "tag": query_arg(request, "tag"),
             "name": query_arg(request, "name"),
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
         rows, following, previous = await defer(
-            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"),
-            data_dir=self.config.data_dir, **filters)
+            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
             "links": {"next": self._page_link(request, filters, following),
@@ -185,7 +184,7 @@ class TaskAPI:
     @app.route("/v1/tasks/ready", methods=["GET"])
     async def ready_tasks(self, request: IRequest) -> bytes:
         who = await self.principal(request, "ready", self.config.ready_rate_limit)
-        rows = await defer(q.ready, self.store, who.tenant_id, self.config.data_dir)
+        rows = await defer(q.ready, self.store, who.tenant_id)
         data = []
         for row in rows:
             task = self.task_json(request, row)
@@ -195,7 +194,7 @@ class TaskAPI:
     @app.route("/v1/tasks/<task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
-        row = await defer(q.get, self.store, who.tenant_id, task_id, self.config.data_dir)
+        row = await defer(q.get, self.store, who.tenant_id, task_id)
         return send_json(request, self.task_json(request, row))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])

@@ -1,6 +1,7 @@
-"""Webhook deliveries in the store (synchronous; run in the thread pool): created when a run
-ends, claimed when due, one row per attempt. Pending rows live in the store so retries
-survive a restart, and several servers sharing a store never send the same attempt twice."""
+"""Webhook deliveries (synchronous; run in the thread pool): created when a run ends, claimed
+when due, one row per attempt, retried with backoff. Pending rows live in the store
+(`engine.store.deliveries`), so retries survive a restart and several servers sharing a store
+never send the same attempt twice."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import and_, exists, insert, or_, select, update
-
 from control_api import results
 from control_api import tasks as q
-from engine.ids import new_id
-from engine.store import TERMINAL_STATUSES, Row, Store
-from engine.store.tables import deliveries, runs, tasks
+from engine.store import Row, Store
+from engine.store import deliveries as delivery_store
+from engine.store.deliveries import claim_due
+from engine.store.status import COMPLETED, TERMINAL_STATUSES
+from engine.store.tasks import joined
+
+__all__ = ["backoff", "catch_up", "claim_due", "create_for_run", "log", "pingback_url",
+           "record"]
 
 MAX_DELAY = 3600.0  # the longest wait between two attempts
 CATCH_UP = 24 * 3600.0  # how far back a starting server looks for runs it never saw end
@@ -50,67 +54,27 @@ def create_for_run(store: Store, data_dir: Path, base_url: str, run_id: str) -> 
     rows: list[Row] = []
     if task["callback_url"]:
         # The task object as this run ended, even if another run was queued meanwhile.
-        joined = {**task, **{f"run_{c}": run[c] for c in q.RUN_COLUMNS}, "run_id": run_id}
         rows.append({**common, "kind": "callback", "url": task["callback_url"],
-                     "payload": q.view(joined, base_url, data_dir)})
-    if run["status"] == "completed" and task["pingback_url"]:
+                     "payload": q.view(joined(task, run), base_url, data_dir)})
+    if run["status"] == COMPLETED and task["pingback_url"]:
         rows.append({**common, "kind": "pingback",
                      "url": pingback_url(task["pingback_url"], task["id"], task["tag"])})
-    if run["status"] == "completed" and task["postback_url"]:
+    if run["status"] == COMPLETED and task["postback_url"]:
         rows.append({**common, "kind": "postback", "url": task["postback_url"],
                      "format": task["postback_format"] or "json"})
-    with store.begin() as conn:
-        if conn.execute(select(deliveries.c.id).where(deliveries.c.run_id == run_id)
-                        .limit(1)).first() is not None:
-            return 0
-        for row in rows:
-            conn.execute(insert(deliveries).values(delivery_id=new_id("d"), **row))
-    return len(rows)
+    return delivery_store.add_for_run(store, run_id, rows)
 
 
 def catch_up(store: Store, data_dir: Path, base_url: str, window: float = CATCH_UP) -> int:
     """Queue the deliveries of runs that ended while no server was watching (a crawl that
     finished while the server was down): each task's latest run, ended within `window`
     seconds, whose task wants webhooks and which has no deliveries yet."""
-    has_hook = or_(tasks.c.callback_url.isnot(None), tasks.c.pingback_url.isnot(None),
-                   tasks.c.postback_url.isnot(None))
-    with store.engine.connect() as conn:
-        missed = list(conn.execute(
-            select(runs.c.id).join(tasks, tasks.c.run_id == runs.c.id)
-            .where(runs.c.status.in_(TERMINAL_STATUSES),
-                   runs.c.ended_at >= time.time() - window, has_hook,
-                   ~exists().where(deliveries.c.run_id == runs.c.id))
-        ).scalars())
+    missed = delivery_store.missed_runs(store, window)
     created = 0
     for run_id in missed:
         results.render_run(store, data_dir, run_id)
         created += create_for_run(store, data_dir, base_url, run_id)
     return created
-
-
-def claim_due(store: Store, limit: int, lease: float) -> list[Row]:
-    """Take up to `limit` attempts that are due: pending ones, and ones another server took
-    but never finished (its lease ran out, e.g. it was killed mid-send). Compare-and-set on
-    (state, next_attempt_at) so two servers never take the same row."""
-    now = time.time()
-    due = or_(deliveries.c.state == "pending", deliveries.c.state == "sending")
-    with store.engine.connect() as conn:
-        candidates = conn.execute(
-            select(deliveries).where(due, deliveries.c.next_attempt_at <= now)
-            .order_by(deliveries.c.next_attempt_at).limit(limit)
-        ).mappings().all()
-    claimed = []
-    for row in candidates:
-        with store.begin() as conn:
-            taken = conn.execute(
-                update(deliveries)
-                .where(and_(deliveries.c.id == row["id"], deliveries.c.state == row["state"],
-                            deliveries.c.next_attempt_at == row["next_attempt_at"]))
-                .values(state="sending", next_attempt_at=now + lease)
-            ).rowcount
-        if taken:
-            claimed.append(dict(row))
-    return claimed
 
 
 def record(store: Store, row: Row, *, status_code: int | None, error: str | None,
@@ -122,29 +86,17 @@ def record(store: Store, row: Row, *, status_code: int | None, error: str | None
     retry = not ok and not final and row["attempt"] < max_attempts
     state = "delivered" if ok else "retried" if retry else "failed"
     next_at = now + backoff(row["attempt"], base) if retry else None
-    with store.begin() as conn:
-        kept = conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-            state=state, status_code=status_code, error=error, at=now, next_attempt_at=next_at))
-        if not kept.rowcount:  # the task was deleted meanwhile: no retry for it
-            return "gone"
-        if retry:
-            following = {k: v for k, v in row.items() if k != "id"}
-            conn.execute(insert(deliveries).values(
-                **{**following, "attempt": row["attempt"] + 1, "state": "pending",
-                   "status_code": None, "error": None, "at": None, "next_attempt_at": next_at}))
-        if ok and row["kind"] == "postback":
-            conn.execute(update(tasks).where(tasks.c.id == row["task_id"],
-                                             tasks.c.run_id == row["run_id"])
-                         .values(collected=True))
+    if not delivery_store.record(store, row, state=state, status_code=status_code, error=error,
+                                 at=now, next_at=next_at,
+                                 collected=ok and row["kind"] == "postback"):
+        return "gone"  # the task was deleted meanwhile: no retry for it
     return state
 
 
 def log(store: Store, tenant_id: str, task_id: str) -> list[dict[str, Any]]:
     """The delivery log of a task (404 for another tenant's), oldest attempt first."""
     q.get(store, tenant_id, task_id)
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(deliveries).where(deliveries.c.task_id == task_id)
-                            .order_by(deliveries.c.id)).mappings().all()
+    rows = delivery_store.for_task(store, task_id)
     return [{"id": r["delivery_id"], "kind": r["kind"], "url": r["url"],
              "attempt": r["attempt"], "status_code": r["status_code"], "error": r["error"],
              "at": q.iso(r["at"]), "next_attempt_at": q.iso(r["next_attempt_at"]),

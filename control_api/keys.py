@@ -8,11 +8,13 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
-
 from engine.ids import new_id
 from engine.store import Row, Store
-from engine.store.tables import api_keys, tenants
+from engine.store import keys as key_store
+from engine.store.keys import find_tenant, list_keys, revoke_key
+
+__all__ = ["Principal", "authenticate", "create_key", "ensure_tenant", "find_tenant",
+           "hash_key", "list_keys", "revoke_key", "webhook_secret"]
 
 KEY_PREFIX = "cpk_"
 
@@ -34,14 +36,7 @@ def new_secret() -> str:
 
 
 def ensure_tenant(store: Store, name: str) -> Row:
-    with store.begin() as conn:
-        row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().first()
-        if row:
-            return dict(row)
-        tenant = {"id": new_id("tn"), "name": name, "webhook_secret": new_secret(),
-                  "created_at": time.time()}
-        conn.execute(insert(tenants).values(**tenant))
-        return tenant
+    return key_store.ensure_tenant(store, name, new_secret())
 
 
 def create_key(store: Store, name: str, tenant: str | None = None) -> tuple[str, Row]:
@@ -50,53 +45,14 @@ def create_key(store: Store, name: str, tenant: str | None = None) -> tuple[str,
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = {"id": new_id("k"), "tenant_id": owner["id"], "name": name,
               "key_hash": hash_key(key), "created_at": time.time(), "revoked_at": None}
-    with store.begin() as conn:
-        conn.execute(insert(api_keys).values(**record))
+    key_store.add_key(store, record)
     return key, {**record, "tenant": owner["name"]}
 
 
-def list_keys(store: Store) -> list[Row]:
-    query = (
-        select(api_keys.c.id, api_keys.c.name, tenants.c.name.label("tenant"),
-               api_keys.c.created_at, api_keys.c.revoked_at)
-        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
-        .order_by(api_keys.c.created_at)
-    )
-    with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
-
-
-def revoke_key(store: Store, key_id_or_name: str) -> int:
-    """Revoke keys by id or name; returns how many were revoked."""
-    with store.begin() as conn:
-        result = conn.execute(
-            update(api_keys)
-            .where((api_keys.c.id == key_id_or_name) | (api_keys.c.name == key_id_or_name))
-            .where(api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
-        )
-    return int(result.rowcount)
-
-
 def authenticate(store: Store, key: str) -> Principal | None:
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(api_keys.c.id, api_keys.c.tenant_id)
-            .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
-        ).first()
-    return Principal(row.id, row.tenant_id) if row else None
-
-
-def find_tenant(store: Store, name: str) -> Row | None:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(tenants).where(tenants.c.name == name)).mappings().first()
-    return dict(row) if row else None
+    found = key_store.find_key(store, hash_key(key))
+    return Principal(*found) if found else None
 
 
 def webhook_secret(store: Store, tenant_id: str, rotate: bool = False) -> str:
-    with store.begin() as conn:
-        if rotate:
-            conn.execute(update(tenants).where(tenants.c.id == tenant_id)
-                         .values(webhook_secret=new_secret()))
-        return str(conn.execute(select(tenants.c.webhook_secret)
-                                .where(tenants.c.id == tenant_id)).scalar_one())
+    return key_store.webhook_secret(store, tenant_id, new_secret() if rotate else None)

@@ -12,18 +12,16 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
 from twisted.internet import protocol, task, threads
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
-from control_api import tasks as task_queries
 from control_api.config import Config
-from engine.store import ACTIVE_STATUSES, Row, Store
-from engine.store.tables import runs
+from engine.store import Row, Store, runs
+from engine.store.runs import claim
+from engine.store.status import ERROR
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
@@ -42,29 +40,12 @@ class Launcher(Protocol):
     def cancel(self, run: Row) -> None: ...
 
 
-def claim(store: Store, launcher: str, limit: int) -> list[Row]:
-    """Take up to `limit` queued runs nobody has taken, oldest first."""
-    claimed = []
-    with store.begin() as conn:
-        candidates = conn.execute(
-            select(runs.c.id, runs.c.task_id)
-            .where(runs.c.status == "queued", runs.c.launcher.is_(None))
-            .order_by(runs.c.queued_at).limit(limit)
-        ).all()
-        for run in candidates:
-            taken = conn.execute(
-                update(runs).where(runs.c.id == run.id, runs.c.launcher.is_(None))
-                .values(launcher=launcher)
-            ).rowcount
-            if taken:
-                claimed.append({"id": run.id, "task_id": run.task_id})
-    return claimed
+__all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
 
 
 def settle(store: Store, run_id: str, error: str) -> None:
     """A run's process is gone: a run it left active ends as an error with the reason."""
-    store.update_run(run_id, only_if=ACTIVE_STATUSES, status="error", error=error,
-                     ended_at=time.time())
+    runs.finish(store, run_id, ERROR, error)
 
 
 def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
@@ -73,12 +54,12 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
     started go back to the queue."""
     adopt: dict[str, int] = {}
     gone: list[str] = []
-    for run in task_queries.orphaned_runs(store, launcher):
+    for run in runs.active_runs(store, launcher):
         pid = int(run["handle"] or 0)
         if pid and pid_alive(pid):
             adopt[run["id"]] = pid
         elif run["status"] == "queued":
-            store.update_run(run["id"], launcher=None, handle=None)
+            runs.requeue(store, run["id"])
         else:
             gone.append(run["id"])
     return adopt, gone
@@ -204,7 +185,7 @@ class LocalLauncher:
             worker = self.warm.pop(0) if self.warm else self._spawn()
             worker.assign(run)
             self.running[run["id"]] = worker
-            threads.deferToThread(self.store.update_run, run["id"], handle=str(worker.pid))
+            threads.deferToThread(runs.place, self.store, run["id"], str(worker.pid))
         if claimed:
             # The next warm worker spends about a second of CPU importing Scrapy: let the runs
             # just started have their first moments (a short crawl is over by then).

@@ -12,29 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
 from twisted.internet import task, threads
 
-from engine.store import Store
-from engine.store.tables import runs
+from engine.store import Store, runs
 
 logger = logging.getLogger(__name__)
-
-
-def stale_runs(store: Store, stale_after: float, now: float) -> list[str]:
-    """Mark running runs silent for `stale_after` seconds as errors; returns their ids."""
-    cutoff = now - stale_after
-    last_sign = func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.queued_at)
-    with store.engine.connect() as conn:
-        candidates = list(conn.execute(
-            select(runs.c.id).where(runs.c.status == "running", last_sign < cutoff)).scalars())
-    reaped = []
-    for run_id in candidates:
-        if store.update_run(run_id, only_if=("running",), status="error", ended_at=now,
-                            error=f"the crawl stopped reporting for over {stale_after:g} s "
-                                  "(its process died or hangs)"):
-            reaped.append(run_id)
-    return reaped
 
 
 class Reaper:
@@ -54,7 +36,7 @@ class Reaper:
             self.loop.stop()
 
     def sweep(self) -> Any:
-        d = threads.deferToThread(stale_runs, self.store, self.stale_after, time.time())
+        d = threads.deferToThread(runs.expire, self.store, self.stale_after, time.time())
         d.addCallback(self._reaped)
         d.addErrback(lambda f: logger.error("stale-run sweep failed: %s", f.getTraceback()))
         return d

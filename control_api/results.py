@@ -1,20 +1,15 @@
-"""Results files: a run's stored items rendered in any of the five formats with the feeds'
-exporters (FEED_EXPORTERS in engine/settings.py), cached in the data directory."""
+"""Results files, the server's side: content types, removal, and rendering when a run ends
+(the rendering itself is `engine.results`, which the crawl process uses too)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
-from scrapy.exporters import BaseItemExporter
-from scrapy.utils.misc import load_object
-
-from engine.flatten import columns
+from engine.results import file_size, render, render_all, result_path
 from engine.scheme import FORMATS, Scheme
-from engine.settings import FEED_EXPORTERS
-from engine.store import TERMINAL_STATUSES, Row, Store
+from engine.store import Store, runs
+
+__all__ = ["CONTENT_TYPES", "file_size", "remove", "render", "render_run", "result_path"]
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -23,56 +18,6 @@ CONTENT_TYPES = {
     "xml": "application/xml",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-def _exporter(fmt: str, file: Any, scheme: Scheme) -> BaseItemExporter:
-    """The feeds' exporter of `fmt` (FEED_EXPORTERS), so that a file rendered here is the one
-    `scrapy crawl -O` writes (nulls in XML, flattened CSV and XLSX)."""
-    if fmt not in FEED_EXPORTERS:
-        raise ValueError(f"unknown format {fmt!r}")
-    kwargs: dict[str, Any] = {"encoding": "utf-8"}
-    if fmt == "json":
-        kwargs["indent"] = None  # one line, as before
-    if fmt in ("csv", "xlsx"):
-        kwargs["fields_to_export"] = columns(scheme)  # the scheme's columns, in field order
-    exporter: BaseItemExporter = load_object(FEED_EXPORTERS[fmt])(file, **kwargs)
-    return exporter
-
-
-def result_path(data_dir: Path, run_id: str, fmt: str) -> Path:
-    return data_dir / "results" / f"{run_id}.{fmt}"
-
-
-def render(store: Store, data_dir: Path, run_id: str, scheme: Scheme, fmt: str,
-           force: bool = False) -> Path:
-    """The run's results file in `fmt`, rendered from the store unless already there (or
-    again when `force`: the old file stays readable until the new one replaces it)."""
-    assert fmt in FORMATS
-    path = result_path(data_dir, run_id, fmt)
-    if path.exists() and not force:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file and rename, so a reader never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{run_id}.", suffix=f".{fmt}")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            exporter = _exporter(fmt, file, scheme)
-            exporter.start_exporting()
-            for item in store.iter_items(run_id):
-                exporter.export_item(item)
-            exporter.finish_exporting()
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
-
-
-def file_size(data_dir: Path, run_id: str, fmt: str) -> int | None:
-    try:
-        return result_path(data_dir, run_id, fmt).stat().st_size
-    except FileNotFoundError:
-        return None
 
 
 def remove(data_dir: Path, run_ids: list[str]) -> None:
@@ -87,24 +32,6 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
         # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since.
-        with store.begin() as conn:
-            store.delete_run_data(conn, [run_id])
+        runs.delete_data(store, [run_id])
         return
-    scheme = Scheme.model_validate(task["scheme"])
-    for fmt in scheme.formats:
-        render(store, data_dir, run_id, scheme, fmt, force=True)
-
-
-def ensure(store: Store, data_dir: Path, rows: list[Row]) -> None:
-    """Render the files of task rows (joined with their run) whose run has ended but whose
-    files are not there yet: the run's process may still be exiting, and the task object
-    promises results with their size as soon as its status says the run ended."""
-    for row in rows:
-        if row["run_id"] is None or row["run_status"] not in TERMINAL_STATUSES:
-            continue
-        formats = row["scheme"].get("formats") or ["jsonl"]
-        if all(result_path(data_dir, row["run_id"], fmt).exists() for fmt in formats):
-            continue
-        scheme = Scheme.model_validate(row["scheme"])
-        for fmt in scheme.formats:
-            render(store, data_dir, row["run_id"], scheme, fmt)
+    render_all(store, data_dir, run_id, Scheme.model_validate(task["scheme"]))

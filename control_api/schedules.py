@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterError, croniter
 from klein import Klein
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, select, update
 from twisted.internet import task, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
@@ -40,8 +39,10 @@ from control_api.launcher import Launcher
 from control_api.tasks import iso
 from engine.ids import new_id
 from engine.scheme import Scheme
-from engine.store import ACTIVE_STATUSES, Row, Store
-from engine.store.tables import schedules, tasks
+from engine.store import Row, Store
+from engine.store import schedules as schedule_store
+from engine.store import tasks as task_store
+from engine.store.status import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -119,72 +120,51 @@ def create(store: Store, tenant_id: str, body: CreateSchedule, now: float) -> Ro
         "next_at": next_at, "last_at": None,
         "last_run_id": None, "last_error": None, "fired": 0, "created_at": now,
     }
-    with store.begin() as conn:
-        conn.execute(schedules.insert().values(**row))
+    schedule_store.add(store, row)
     return row
 
 
 def get(store: Store, tenant_id: str, schedule_id: str) -> Row:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(schedules).where(
-            schedules.c.id == schedule_id, schedules.c.tenant_id == tenant_id)).mappings().first()
+    row = schedule_store.get(store, tenant_id, schedule_id)
     if row is None:
         raise ScheduleNotFound(schedule_id)
-    return dict(row)
+    return row
 
 
 def list_all(store: Store, tenant_id: str) -> list[Row]:
-    with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(schedules).where(schedules.c.tenant_id == tenant_id)
-            .order_by(schedules.c.created_at, schedules.c.id)).mappings()]
+    return schedule_store.list_all(store, tenant_id)
 
 
 def remove(store: Store, tenant_id: str, schedule_id: str) -> None:
     get(store, tenant_id, schedule_id)
-    with store.begin() as conn:
-        conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
+    schedule_store.remove(store, schedule_id)
 
 
 def fire(store: Store, row: Row, now: float) -> str | None:
     """Fire one due schedule: queue a run of its task unless one is active. The run id."""
     following = next_fire(row["cron"], row["timezone"], now)
-    with store.begin() as conn:
-        taken = conn.execute(
-            update(schedules)
-            .where(schedules.c.id == row["id"], schedules.c.next_at == row["next_at"])
-            .values(next_at=following, last_at=now)
-        ).rowcount
-    if not taken:  # another server fired it, or it was deleted
+    # (not taken: another server fired it, or it was deleted)
+    if not schedule_store.take(store, row, following, now):
         return None
     run_id: str | None = None
     error: str | None = None
-    with store.engine.connect() as conn:
-        latest = conn.execute(select(tasks.c.run_id).where(tasks.c.id == row["task_id"])).first()
-    if latest is None:
+    exists, latest = task_store.latest_run_id(store, row["task_id"])
+    if not exists:
         error = f"task {row['task_id']} was deleted"
     else:
-        run = store.get_run(latest.run_id) if latest.run_id else None
+        run = store.get_run(latest) if latest else None
         if run is not None and run["status"] in ACTIVE_STATUSES:
             error = f"skipped: run {run['id']} was still {run['status']}"
         else:
             run_id = store.queue_run(row["task_id"])["id"]
-    values: dict[str, Any] = {"last_error": error}
-    if run_id is not None:
-        values.update(last_run_id=run_id, fired=schedules.c.fired + 1)
-    with store.begin() as conn:
-        conn.execute(update(schedules).where(schedules.c.id == row["id"]).values(**values))
+    schedule_store.fired(store, row["id"], run_id, error)
     return run_id
 
 
 def fire_due(store: Store, now: float) -> list[str]:
     """Fire every schedule whose time has come (once each, however many times were missed)."""
-    with store.engine.connect() as conn:
-        due = [dict(r) for r in conn.execute(
-            select(schedules).where(schedules.c.next_at <= now)
-            .order_by(schedules.c.next_at)).mappings()]
     queued = []
-    for row in due:
+    for row in schedule_store.due(store, now):
         try:
             run_id = fire(store, row, now)
         except Exception:  # one broken schedule must not stop the others

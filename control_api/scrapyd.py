@@ -28,14 +28,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import treq
-from sqlalchemy import and_, select, update
 from twisted.internet import defer, task, threads
 
-from control_api import tasks as task_queries
 from control_api.config import Config
-from control_api.launcher import claim, settle
-from engine.store import Row, Store
-from engine.store.tables import runs
+from control_api.launcher import settle
+from engine.store import Row, Store, runs
+from engine.store.runs import claim, requeue
 
 logger = logging.getLogger(__name__)
 TIMEOUT = 5.0  # seconds for one call to a node
@@ -68,31 +66,6 @@ def parse_nodes(value: str | tuple[str, ...]) -> list[Node]:
     return [Node.parse(item) for item in items if item.strip()]
 
 
-def requeue(store: Store, run_id: str) -> bool:
-    """Give a run that never started back to the queue, for any launcher to claim."""
-    return store.update_run(run_id, only_if=("queued",), launcher=None, handle=None)
-
-
-def release_unplaced(store: Store, launcher: str) -> int:
-    """Runs an earlier server claimed but never scheduled (no handle) go back to the queue."""
-    with store.begin() as conn:
-        return int(conn.execute(
-            update(runs).where(and_(runs.c.launcher == launcher, runs.c.status == "queued",
-                                    runs.c.handle.is_(None)))
-            .values(launcher=None)
-        ).rowcount)
-
-
-def active_runs(store: Store, launcher: str) -> list[Row]:
-    return task_queries.orphaned_runs(store, launcher)
-
-
-def run_handle(store: Store, run_id: str) -> str | None:
-    with store.engine.connect() as conn:
-        value = conn.execute(select(runs.c.handle).where(runs.c.id == run_id)).scalar()
-    return str(value) if value else None
-
-
 class ScrapydLauncher:
     def __init__(self, store: Store, config: Config, reactor: Any,
                  on_finished: Callable[[str], object], poll_interval: float = 1.0):
@@ -120,7 +93,7 @@ class ScrapydLauncher:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        d = threads.deferToThread(release_unplaced, self.store, self.name)
+        d = threads.deferToThread(runs.requeue_unplaced, self.store, self.name)
         d.addErrback(lambda f: logger.error("recovery failed: %s", f.getTraceback()))
         d.addBoth(lambda _: self._loop.start(self.poll_interval, now=True))
 
@@ -197,7 +170,7 @@ class ScrapydLauncher:
     # -- noticing the end of runs -----------------------------------------------------------
 
     async def _poll(self) -> None:
-        active: list[Row] = await threads.deferToThread(active_runs, self.store, self.name)
+        active: list[Row] = await threads.deferToThread(runs.active_runs, self.store, self.name)
         watched: dict[str, tuple[str, Row | None]] = {
             run["id"]: (run["handle"], run) for run in active if run["handle"]}
         for run_id, handle in self.cancelling.items():
@@ -283,8 +256,8 @@ class ScrapydLauncher:
                 loads[node] = self.slots  # not this round
                 continue
             loads[node] += 1
-            await threads.deferToThread(self.store.update_run, run["id"],
-                                        handle=f"{node.url} {run['id']}")
+            await threads.deferToThread(runs.place, self.store, run["id"],
+                                        f"{node.url} {run['id']}")
             logger.info("run %s scheduled on %s", run["id"], node.url)
             return
         await threads.deferToThread(requeue, self.store, run["id"])
@@ -315,7 +288,7 @@ class ScrapydLauncher:
                                             f.getTraceback()))
 
     async def _cancel(self, run_id: str, handle: str | None) -> None:
-        handle = handle or await threads.deferToThread(run_handle, self.store, run_id)
+        handle = handle or await threads.deferToThread(runs.handle, self.store, run_id)
         if not handle:
             return  # not on a node yet: its crawl sees the cancel when it opens
         self.cancelling[run_id] = handle

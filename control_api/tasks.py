@@ -1,5 +1,6 @@
 """Task queries and the task object of API.md section 2 (synchronous; the API runs these in
-its thread pool). A task's status and counters are those of its latest run."""
+its thread pool). A task's status and counters are those of its latest run. The SQL is in
+`engine.store.tasks`; this module adds the API's errors and the task object."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
-
 from control_api import results
 from control_api.errors import Conflict, TaskNotFound
-from engine.store import ACTIVE_STATUSES, TERMINAL_STATUSES, Row, Store
-from engine.store.tables import deliveries, pages, runs, tasks
+from engine.store import Row, Store, runs
+from engine.store import pages as page_queries
+from engine.store import tasks as task_queries
+from engine.store.status import ACTIVE_STATUSES, INITIALIZED, TERMINAL_STATUSES
+from engine.store.tasks import RUN_COLUMNS
 
+__all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "iso", "list_page", "list_pages",
+           "mark_collected", "queue_run", "ready", "results_run", "status_of", "view"]
 READY_WINDOW = 3 * 24 * 3600
 READY_LIMIT = 1000
-RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "items",
-               "started_at", "ended_at", "heartbeat_at", "cancel_requested", "launcher",
-               "handle")
 
 
 def iso(ts: float | None) -> str | None:
@@ -29,27 +30,17 @@ def iso(ts: float | None) -> str | None:
         "+00:00", "Z")
 
 
-def _joined() -> Select[Any]:
-    return select(tasks, *(runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS)).join(
-        runs, runs.c.id == tasks.c.run_id, isouter=True)
-
-
 def status_of(row: Row) -> str:
-    return row["run_status"] or "initialized"
+    return row["run_status"] or INITIALIZED
 
 
-def get(store: Store, tenant_id: str, task_id: str, data_dir: Path | None = None) -> Row:
-    """The task joined with its latest run (404 for another tenant's task); with `data_dir`,
-    the files of an ended run are rendered first, so that its view can show their sizes."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            _joined().where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
-        ).mappings().first()
+def get(store: Store, tenant_id: str, task_id: str) -> Row:
+    """The task joined with its latest run (404 for another tenant's task). A read: it never
+    renders results (the run's end does, or `/store` on demand)."""
+    row = task_queries.get(store, tenant_id, task_id)
     if row is None:
         raise TaskNotFound(task_id)
-    if data_dir is not None:
-        results.ensure(store, data_dir, [dict(row)])
-    return dict(row)
+    return row
 
 
 def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
@@ -99,52 +90,17 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
 
 
 def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | None,
-              name: str | None, take: int, start: str | None, order: str,
-              data_dir: Path | None = None) -> tuple[list[Row], str | None, str | None]:
+              name: str | None, take: int, start: str | None,
+              order: str) -> tuple[list[Row], str | None, str | None]:
     """One page of tasks from the cursor `start` (a task id, inclusive), and the cursors of the
     next and previous pages."""
-    query = _joined().where(tasks.c.tenant_id == tenant_id)
-    if status == "initialized":
-        query = query.where(tasks.c.run_id.is_(None))
-    elif status:
-        query = query.where(runs.c.status == status)
-    if tag is not None:
-        query = query.where(tasks.c.tag == tag)
-    if name is not None:
-        query = query.where(tasks.c.name == name)
-    forward = order == "asc"
-    key = tasks.c.id
-    with store.engine.connect() as conn:
-        page_query = query.order_by(key if forward else key.desc()).limit(take + 1)
-        if start:
-            page_query = page_query.where(key >= start if forward else key <= start)
-        rows = [dict(r) for r in conn.execute(page_query).mappings()]
-        previous = None
-        if start:
-            back = query.order_by(key.desc() if forward else key).limit(take)
-            back = back.where(key < start if forward else key > start)
-            before = conn.execute(back).mappings().all()
-            previous = before[-1]["id"] if before else None
-    following = rows[take]["id"] if len(rows) > take else None
-    if data_dir is not None:
-        results.ensure(store, data_dir, rows[:take])
-    return rows[:take], following, previous
+    return task_queries.list_page(store, tenant_id, status=status, tag=tag, name=name,
+                                  take=take, start=start, order=order)
 
 
-def ready(store: Store, tenant_id: str, data_dir: Path | None = None) -> list[Row]:
+def ready(store: Store, tenant_id: str) -> list[Row]:
     """Completed tasks not yet collected, finished within the last 3 days, oldest first."""
-    query = (
-        _joined()
-        .where(tasks.c.tenant_id == tenant_id, runs.c.status == "completed",
-               tasks.c.collected.is_(False), runs.c.ended_at >= time.time() - READY_WINDOW)
-        .order_by(runs.c.ended_at)
-        .limit(READY_LIMIT)
-    )
-    with store.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    if data_dir is not None:
-        results.ensure(store, data_dir, rows)
-    return rows
+    return task_queries.ready(store, tenant_id, READY_WINDOW, READY_LIMIT)
 
 
 def queue_run(store: Store, tenant_id: str, task_id: str) -> Row:
@@ -164,31 +120,16 @@ def cancel_run(store: Store, tenant_id: str, task_id: str, *, strict: bool = Tru
         if strict:
             raise Conflict(f"task {task_id} is {status_of(row)}, not queued or running")
         return None
-    now = time.time()
-    changed = store.update_run(row["run_id"], only_if=ACTIVE_STATUSES, status="cancelled",
-                               cancel_requested=True, ended_at=now)
+    changed = runs.cancel(store, row["run_id"])
     if not changed and strict:  # it finished meanwhile
         raise Conflict(f"task {task_id} is no longer running")
     return store.get_run(row["run_id"])
 
 
-def run_ids(store: Store, task_id: str) -> list[str]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(select(runs.c.id).where(runs.c.task_id == task_id)).scalars())
-
-
 def clear(store: Store, task_id: str, *, delete_task: bool) -> list[str]:
     """Remove every run of the task with all its data (and the task itself when asked)."""
-    ids = run_ids(store, task_id)
-    with store.begin() as conn:
-        store.delete_run_data(conn, ids)
-        conn.execute(delete(runs).where(runs.c.task_id == task_id))
-        conn.execute(delete(deliveries).where(deliveries.c.task_id == task_id))
-        if delete_task:
-            conn.execute(delete(tasks).where(tasks.c.id == task_id))
-        else:
-            conn.execute(update(tasks).where(tasks.c.id == task_id)
-                         .values(run_id=None, collected=False, updated_at=time.time()))
+    ids = runs.run_ids(store, task_id)
+    task_queries.clear(store, task_id, ids, delete_task=delete_task)
     return ids
 
 
@@ -196,45 +137,21 @@ def results_run(store: Store, tenant_id: str, task_id: str) -> tuple[Row, Row]:
     """The task, and its latest run that has ended, whose results `store` serves (409 if none
     has)."""
     task = get(store, tenant_id, task_id)
-    with store.engine.connect() as conn:
-        run = conn.execute(
-            select(runs).where(runs.c.task_id == task_id, runs.c.status.in_(TERMINAL_STATUSES))
-            .order_by(runs.c.queued_at.desc()).limit(1)
-        ).mappings().first()
+    run = runs.latest_ended(store, task_id)
     if run is None:
         raise Conflict(f"task {task_id} has no results yet")
-    return task, dict(run)
+    return task, run
 
 
 def mark_collected(store: Store, task_id: str) -> None:
-    with store.begin() as conn:
-        conn.execute(update(tasks).where(tasks.c.id == task_id).values(collected=True))
+    task_queries.mark_collected(store, task_id)
 
 
 def list_pages(store: Store, tenant_id: str, task_id: str, *, state: str | None, take: int,
                start: str | None) -> tuple[list[Row], str | None, str | None]:
     """One page of download tasks from the cursor `start` (a page id, inclusive), in creation
-    order, and the cursors of the next and previous pages."""
+    order, and the cursors of the next and previous pages (a crawl task: its latest run's)."""
     row = get(store, tenant_id, task_id)
-    query = select(pages.c.id, pages.c.url, pages.c.state, pages.c.depth, pages.c.parent_id,
-                   pages.c.http_status).where(pages.c.task_id == task_id)
-    if row["run_id"] and row["kind"] == "crawl":
-        query = query.where(pages.c.run_id == row["run_id"])
-    if state:
-        query = query.where(func.lower(pages.c.state) == state.lower())
-    with store.engine.connect() as conn:
-        forward = query.where(pages.c.id >= start) if start else query
-        rows = [dict(r) for r in conn.execute(forward.order_by(pages.c.id).limit(take + 1))
-                .mappings()]
-        before = conn.execute(query.where(pages.c.id < start).order_by(pages.c.id.desc())
-                              .limit(take)).mappings().all() if start else []
-    previous = before[-1]["id"] if before else None
-    return rows[:take], (rows[take]["id"] if len(rows) > take else None), previous
-
-
-def orphaned_runs(store: Store, launcher: str) -> list[Row]:
-    """Active runs that a launcher had taken: to adopt or settle after a restart."""
-    with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(runs).where(runs.c.launcher == launcher,
-                               runs.c.status.in_(ACTIVE_STATUSES))).mappings()]
+    run_id = row["run_id"] if row["run_id"] and row["kind"] == "crawl" else None
+    return page_queries.list_page(store, task_id, run_id=run_id, state=state, take=take,
+                                  start=start)

@@ -96,8 +96,7 @@ class JobFeeder:
         d.addBoth(lambda _: self.loop.start(self.interval, now=True))
 
     def _release_orphans(self) -> None:
-        with self.store.begin() as conn:
-            released = jobpages.release_orphans(conn, self.task_id)
+        released = jobpages.release_orphans(self.store, self.task_id)
         if released:
             logger.info("%d pages left in progress by an earlier run are queued again", released)
 
@@ -112,7 +111,7 @@ class JobFeeder:
         if not nudged and quiet and now - self.last_poll < self.quiet_interval:
             return
         self.last_poll = now
-        self.polling = threads.deferToThread(jobpages.claim, self.store.engine, self.task_id,
+        self.polling = threads.deferToThread(jobpages.claim, self.store, self.task_id,
                                              self.run_id, self.batch)
         self.polling.addCallback(self._schedule)
         self.polling.addErrback(lambda f: logger.error("polling the job's pages failed: %s",
@@ -156,7 +155,7 @@ class JobFeeder:
         if idle < min(QUIET_AFTER, self.idle_timeout):
             raise DontCloseSpider
         # A quiet job gives its process up early to runs waiting for one.
-        if idle < self.idle_timeout and not jobpages.runs_waiting(self.store.engine):
+        if idle < self.idle_timeout and not jobpages.runs_waiting(self.store):
             raise DontCloseSpider
 
     def spider_closed(self, spider: Spider) -> Deferred[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider, signals
@@ -22,8 +23,11 @@ from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
 from engine.jobs import is_job
+from engine.results import render_all
+from engine.scheme import Scheme
 from engine.signals import page_finished
-from engine.store import Row, Store, store_url
+from engine.store import Row, Store, runs, store_url
+from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +35,12 @@ logger = logging.getLogger(__name__)
 def run_status(reason: str, cancel_requested: bool) -> tuple[str, str | None]:
     """A run's final status and error from Scrapy's close reason."""
     if cancel_requested or reason == "cancelled":
-        return "cancelled", None
+        return CANCELLED, None
     if reason == "finished" or reason.startswith("closespider_"):
-        return "completed", None
+        return COMPLETED, None
     if reason == "shutdown":
-        return "error", "the crawl process was shut down before the crawl finished"
-    return "error", f"the crawl ended with reason {reason!r}"
+        return ERROR, "the crawl process was shut down before the crawl finished"
+    return ERROR, f"the crawl ended with reason {reason!r}"
 
 
 class StoreRecorder:
@@ -49,6 +53,7 @@ class StoreRecorder:
         self.flush_rows = crawler.settings.getint("CRAWLPLANE_FLUSH_ROWS")
         self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
         self.update_pages = is_job(crawler.settings)  # a job's pages exist: update them
+        self.data_dir = Path(crawler.settings.get("CRAWLPLANE_DATA_DIR")).expanduser()
         self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
                                               "item_rows": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
@@ -73,11 +78,7 @@ class StoreRecorder:
                    settings.get("CRAWLPLANE_TASK_ID"))
 
     def spider_opened(self, spider: Spider) -> None:
-        started = self.store.update_run(
-            self.run_id, only_if=("queued",), status="running", started_at=time.time(),
-            heartbeat_at=time.time(),
-        )
-        if not started:  # cancelled (or deleted) before this process got to it
+        if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
             reactor.callLater(0, self._close, "cancelled")
             return
         self.loop.start(self.interval, now=False)
@@ -160,15 +161,34 @@ class StoreRecorder:
             await maybe_deferred_to_future(self.flushing)
         batch = self._take()
         run = self.store.get_run(self.run_id)
+        final: tuple[str, str | None] | None = None
         # A run cancelled or deleted by the API meanwhile keeps its data and its status.
-        if run is not None and run["status"] in ("queued", "running"):
-            status, error = run_status(reason, run["cancel_requested"])
+        if run is not None and run["status"] in ACTIVE_STATUSES:
+            final = run_status(reason, run["cancel_requested"])
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
-            batch["progress"].update(status=status, error=error, ended_at=time.time(), queued=0)
+            batch["progress"]["queued"] = 0
         try:
-            await maybe_deferred_to_future(threads.deferToThread(self.store.write_batch, **batch))
+            await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
         finally:
             self.store.close()
+
+    def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
+        self.store.write_batch(**batch)
+        # The results files before the final status: a task shown ended has its files (and
+        # their sizes), whoever watches the run (this server, another, or none).
+        self._render()
+        if final is not None:  # (only if still active: the API may have cancelled it since)
+            runs.finish(self.store, self.run_id, *final)
+
+    def _render(self) -> None:
+        task = self.store.get_task(self.task_id)
+        if self.update_pages or task is None or self.store.get_run(self.run_id) is None:
+            return  # a job (no items), or deleted meanwhile
+        try:
+            render_all(self.store, self.data_dir, self.run_id,
+                       Scheme.model_validate(task["scheme"]))
+        except Exception:  # the server renders again when it sees the run end
+            logger.exception("rendering the results of run %s failed", self.run_id)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -48,7 +48,10 @@ def preload(settings: BaseSettings) -> None:
     """Import every component the settings name (middlewares, extensions, download handlers,
     scheduler, ...), as a crawl does when it starts: about 0.8 s that a run would pay."""
     from scrapy.utils.misc import load_object
-    from sqlalchemy.dialects import sqlite  # noqa: F401  (the store's dialect)
+
+    from engine.store import preload_dialect
+
+    preload_dialect()
 
     for name in settings:
         value = settings[name]

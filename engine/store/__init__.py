@@ -6,7 +6,9 @@ from engine.store.store import (
     TERMINAL_STATUSES,
     Row,
     Store,
+    preload_dialect,
     store_url,
 )
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "SchemaError", "Store", "store_url"]
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "SchemaError", "Store",
+           "preload_dialect", "store_url"]

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from engine.store.runs import transaction
+from engine.store.status import ACTIVE_STATUSES, QUEUED
 from engine.store.tables import download_infos, page_bodies, pages, runs
+
+if TYPE_CHECKING:
+    from engine.store.store import Store
 
 Row = dict[str, Any]
 CREATED = "Created"
@@ -22,18 +27,18 @@ IN_PROGRESS = "InProgress"
 NOT_MODIFIED = 304
 
 
-def claim(engine: Engine, task_id: str, run_id: str, limit: int) -> list[Row]:
+def claim(store: Store, task_id: str, run_id: str, limit: int) -> list[Row]:
     """Up to `limit` Created pages of the job, in the order they were created, now InProgress
     in this run; each with the validators (etag, last_modified) of its cached body, for a
     conditional request."""
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         ids = list(conn.execute(
             select(pages.c.id).where(pages.c.task_id == task_id, pages.c.state == CREATED)
             .order_by(pages.c.created_at, pages.c.id).limit(limit)
         ).scalars())
     if not ids:
         return []
-    with engine.begin() as conn:  # write first: the transaction holds the lock from here on
+    with store.engine.begin() as conn:  # write first: the transaction holds the lock from here on
         conn.execute(
             update(pages).where(pages.c.id.in_(ids), pages.c.state == CREATED)
             .values(state=IN_PROGRESS, run_id=run_id, updated_at=time.time())
@@ -49,25 +54,26 @@ def claim(engine: Engine, task_id: str, run_id: str, limit: int) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-def runs_waiting(engine: Engine) -> bool:
+def runs_waiting(store: Store) -> bool:
     """Whether queued runs wait that no launcher took (it had no free process for them)."""
-    with engine.connect() as conn:
+    with store.engine.connect() as conn:
         return conn.execute(
-            select(runs.c.id).where(runs.c.status == "queued", runs.c.launcher.is_(None))
+            select(runs.c.id).where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
             .limit(1)
         ).first() is not None
 
 
-def release_orphans(conn: Connection, task_id: str, run_id: str | None = None) -> int:
+def release_orphans(target: Store | Connection, task_id: str, run_id: str | None = None) -> int:
     """Pages left InProgress by runs that are over (or by `run_id`, which is) back to Created."""
     active = select(runs.c.id).where(runs.c.task_id == task_id,
-                                     runs.c.status.in_(("queued", "running")))
+                                     runs.c.status.in_(ACTIVE_STATUSES))
     query = update(pages).where(pages.c.task_id == task_id, pages.c.state == IN_PROGRESS)
     if run_id is not None:
         query = query.where(pages.c.run_id == run_id)
     else:
         query = query.where(pages.c.run_id.not_in(active))
-    return int(conn.execute(query.values(state=CREATED, updated_at=time.time())).rowcount)
+    with transaction(target) as conn:
+        return int(conn.execute(query.values(state=CREATED, updated_at=time.time())).rowcount)
 
 
 def write(conn: Connection, page_rows: Sequence[Row], info_rows: Sequence[Row],

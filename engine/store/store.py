@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
 from engine.store import jobpages, schema
+from engine.store import runs as run_states
+from engine.store.status import ACTIVE_STATUSES, TERMINAL_STATUSES
 from engine.store.tables import (
     download_infos,
     items,
@@ -26,8 +28,7 @@ from engine.store.tables import (
 )
 
 Row = dict[str, Any]
-ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("completed", "cancelled", "error")
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]
 
 
 def store_url(url: str | None, data_dir: str | Path) -> str:
@@ -39,6 +40,11 @@ def store_url(url: str | None, data_dir: str | Path) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def preload_dialect() -> None:
+    """Import the default store's dialect now (a warm worker's idle time), not in its run."""
+    from sqlalchemy.dialects import sqlite  # noqa: F401
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -112,27 +118,14 @@ class Store:
         }
         with self.engine.begin() as conn:
             conn.execute(insert(tasks).values(**task))
-            queued = self._queue_run(conn, task["id"]) if run else None
+            queued = run_states.queue(conn, task["id"]) if run else None
         if queued:
             task["run_id"] = queued["id"]
         return task, queued
 
     def queue_run(self, task_id: str, launcher: str | None = None) -> Row:
         """Queue a run; with `launcher`, one already taken (no launcher will claim it)."""
-        with self.engine.begin() as conn:
-            return self._queue_run(conn, task_id, launcher)
-
-    def _queue_run(self, conn: Connection, task_id: str, launcher: str | None = None) -> Row:
-        now = time.time()
-        run: Row = {"id": new_id("r"), "task_id": task_id, "status": "queued", "queued_at": now,
-                    "launcher": launcher}
-        conn.execute(insert(runs).values(**run))
-        conn.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id)
-            .values(run_id=run["id"], collected=False, updated_at=now)
-        )
-        return run
+        return run_states.queue(self, task_id, launcher)
 
     def get_run(self, run_id: str) -> Row | None:
         with self.engine.connect() as conn:
@@ -140,19 +133,10 @@ class Store:
         return dict(row) if row else None
 
     def update_run(self, run_id: str, *, only_if: Sequence[str] = (), **values: Any) -> bool:
-        """Update a run, optionally only while its status is one of `only_if`; True if it did."""
-        query = update(runs).where(runs.c.id == run_id).values(**values)
-        if only_if:
-            query = query.where(runs.c.status.in_(only_if))
+        """Update a run, optionally only while its status is one of `only_if`; True if it did.
+        (Status changes go through `engine.store.runs`, one function per transition.)"""
         with self.engine.begin() as conn:
-            changed = conn.execute(query).rowcount > 0
-            if changed and "status" in values:
-                conn.execute(
-                    update(tasks)
-                    .where(tasks.c.run_id == run_id)
-                    .values(updated_at=time.time())
-                )
-        return changed
+            return run_states.update_run(conn, run_id, only_if, **values)
 
     def runs_with_status(self, *statuses: str, launcher: str | None = None) -> list[Row]:
         query = select(runs).where(runs.c.status.in_(statuses)).order_by(runs.c.queued_at)

@@ -1,0 +1,201 @@
+"""Run transitions: the only code that changes a run's status (DESIGN.md decision 8).
+
+One function per transition, each naming the statuses it may move a run from, so that a late
+writer (a crawl closing after a cancel, a launcher noticing a process gone after its crawl
+finished) never overwrites a final status:
+
+    queue     (new)                  -> queued
+    claim     queued, unclaimed      -> queued, taken by a launcher
+    requeue   queued, taken          -> queued, unclaimed (it never started)
+    start     queued                 -> running
+    finish    queued | running       -> completed | cancelled | error
+    cancel    queued | running       -> cancelled (and the crawl is asked to stop)
+    expire    running, silent        -> error
+
+Each takes a Store (its own transaction) or a Connection (the caller's transaction).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from engine.ids import new_id
+from engine.store.status import (
+    ACTIVE_STATUSES,
+    CANCELLED,
+    ERROR,
+    QUEUED,
+    RUNNING,
+    TERMINAL_STATUSES,
+)
+from engine.store.tables import runs, tasks
+
+if TYPE_CHECKING:
+    from engine.store.store import Store
+
+Row = dict[str, Any]
+
+
+@contextmanager
+def transaction(target: Store | Connection) -> Iterator[Connection]:
+    """The caller's transaction, or a new one on the store."""
+    if isinstance(target, Connection):
+        yield target
+    else:
+        with target.engine.begin() as conn:
+            yield conn
+
+
+def update_run(conn: Connection, run_id: str, only_if: Sequence[str] = (),
+               **values: Any) -> bool:
+    """Update a run, only while its status is one of `only_if` (when given); True if it did.
+    A status change shows on the task as its `updated_at`."""
+    query = update(runs).where(runs.c.id == run_id).values(**values)
+    if only_if:
+        query = query.where(runs.c.status.in_(only_if))
+    changed = conn.execute(query).rowcount > 0
+    if changed and "status" in values:
+        conn.execute(update(tasks).where(tasks.c.run_id == run_id)
+                     .values(updated_at=time.time()))
+    return changed
+
+
+# -- transitions ---------------------------------------------------------------------------
+
+def queue(target: Store | Connection, task_id: str, launcher: str | None = None) -> Row:
+    """A new queued run, now the task's latest; with `launcher`, one already taken (no
+    launcher will claim it: a crawl started outside the server)."""
+    now = time.time()
+    run: Row = {"id": new_id("r"), "task_id": task_id, "status": QUEUED, "queued_at": now,
+                "launcher": launcher}
+    with transaction(target) as conn:
+        conn.execute(insert(runs).values(**run))
+        conn.execute(update(tasks).where(tasks.c.id == task_id)
+                     .values(run_id=run["id"], collected=False, updated_at=now))
+    return run
+
+
+def claim(store: Store, launcher: str, limit: int) -> list[Row]:
+    """Take up to `limit` queued runs nobody has taken, oldest first."""
+    claimed = []
+    with store.engine.begin() as conn:
+        candidates = conn.execute(
+            select(runs.c.id, runs.c.task_id)
+            .where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
+            .order_by(runs.c.queued_at).limit(limit)
+        ).all()
+        for run in candidates:
+            taken = conn.execute(
+                update(runs).where(runs.c.id == run.id, runs.c.launcher.is_(None))
+                .values(launcher=launcher)
+            ).rowcount
+            if taken:
+                claimed.append({"id": run.id, "task_id": run.task_id})
+    return claimed
+
+
+def place(store: Store, run_id: str, handle: str) -> bool:
+    """Record where a claimed run runs: the launcher's handle (a pid, a Scrapyd job)."""
+    with store.engine.begin() as conn:
+        return update_run(conn, run_id, handle=handle)
+
+
+def requeue(store: Store, run_id: str) -> bool:
+    """Give a run that never started back to the queue, for any launcher to claim."""
+    with store.engine.begin() as conn:
+        return update_run(conn, run_id, only_if=(QUEUED,), launcher=None, handle=None)
+
+
+def requeue_unplaced(store: Store, launcher: str) -> int:
+    """Runs a launcher claimed but never placed (no handle) go back to the queue."""
+    with store.engine.begin() as conn:
+        return int(conn.execute(
+            update(runs).where(runs.c.launcher == launcher, runs.c.status == QUEUED,
+                               runs.c.handle.is_(None))
+            .values(launcher=None)
+        ).rowcount)
+
+
+def start(store: Store, run_id: str) -> bool:
+    """The crawl began: False when the run was cancelled (or deleted) before it got there."""
+    now = time.time()
+    with store.engine.begin() as conn:
+        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING, started_at=now,
+                          heartbeat_at=now)
+
+
+def finish(target: Store | Connection, run_id: str, status: str, error: str | None = None,
+           **values: Any) -> bool:
+    """End an active run as `status` (with `values`, e.g. final counters); False when it had
+    ended already (its first end stands)."""
+    assert status in TERMINAL_STATUSES
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=status, error=error,
+                          ended_at=time.time(), **values)
+
+
+def cancel(target: Store | Connection, run_id: str) -> bool:
+    """Cancel an active run (its data is kept); its crawl sees `cancel_requested` and stops."""
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=CANCELLED,
+                          cancel_requested=True, ended_at=time.time())
+
+
+def expire(store: Store, stale_after: float, now: float) -> list[str]:
+    """End running runs silent for `stale_after` seconds as errors; returns their ids."""
+    last_sign = func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.queued_at)
+    with store.engine.connect() as conn:
+        candidates = list(conn.execute(
+            select(runs.c.id).where(runs.c.status == RUNNING, last_sign < now - stale_after)
+        ).scalars())
+    expired = []
+    for run_id in candidates:
+        with store.engine.begin() as conn:
+            if update_run(conn, run_id, only_if=(RUNNING,), status=ERROR, ended_at=now,
+                          error=f"the crawl stopped reporting for over {stale_after:g} s "
+                                "(its process died or hangs)"):
+                expired.append(run_id)
+    return expired
+
+
+# -- queries --------------------------------------------------------------------------------
+
+def active_runs(store: Store, launcher: str) -> list[Row]:
+    """Active runs a launcher has taken: to watch, or to adopt or settle after a restart."""
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(runs).where(runs.c.launcher == launcher,
+                               runs.c.status.in_(ACTIVE_STATUSES))).mappings()]
+
+
+def handle(store: Store, run_id: str) -> str | None:
+    with store.engine.connect() as conn:
+        value = conn.execute(select(runs.c.handle).where(runs.c.id == run_id)).scalar()
+    return str(value) if value else None
+
+
+def latest_ended(store: Store, task_id: str) -> Row | None:
+    """The task's latest run that has ended (the one whose results are served)."""
+    with store.engine.connect() as conn:
+        run = conn.execute(
+            select(runs).where(runs.c.task_id == task_id, runs.c.status.in_(TERMINAL_STATUSES))
+            .order_by(runs.c.queued_at.desc()).limit(1)
+        ).mappings().first()
+    return dict(run) if run else None
+
+
+def delete_data(store: Store, run_ids: Sequence[str]) -> None:
+    """Remove everything the runs produced (pages, attempts, bodies, items); the runs stay."""
+    with store.engine.begin() as conn:
+        store.delete_run_data(conn, run_ids)
+
+
+def run_ids(store: Store, task_id: str) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(runs.c.id).where(runs.c.task_id == task_id)).scalars())

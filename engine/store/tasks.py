@@ -1,0 +1,112 @@
+"""Task queries: a task joined with its latest run (`run_<column>` keys), listings, and the
+writes that concern the task row itself (clearing its runs, marking it collected)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, delete, select, update
+
+from engine.store.status import COMPLETED, INITIALIZED
+from engine.store.tables import deliveries, runs, tasks
+
+if TYPE_CHECKING:
+    from engine.store.store import Store
+
+Row = dict[str, Any]
+RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "items",
+               "started_at", "ended_at", "heartbeat_at", "cancel_requested", "launcher",
+               "handle")
+
+
+def _joined() -> Select[Any]:
+    return select(tasks, *(runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS)).join(
+        runs, runs.c.id == tasks.c.run_id, isouter=True)
+
+
+def joined(task: Row, run: Row) -> Row:
+    """A task row as `get` joins it, with `run` (any of its runs) as its latest."""
+    return {**task, **{f"run_{c}": run[c] for c in RUN_COLUMNS}, "run_id": run["id"]}
+
+
+def get(store: Store, tenant_id: str, task_id: str) -> Row | None:
+    """The tenant's task joined with its latest run, or None."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            _joined().where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
+        ).mappings().first()
+    return dict(row) if row else None
+
+
+def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | None,
+              name: str | None, take: int, start: str | None,
+              order: str) -> tuple[list[Row], str | None, str | None]:
+    """One page of tasks from the cursor `start` (a task id, inclusive), and the cursors of the
+    next and previous pages."""
+    query = _joined().where(tasks.c.tenant_id == tenant_id)
+    if status == INITIALIZED:
+        query = query.where(tasks.c.run_id.is_(None))
+    elif status:
+        query = query.where(runs.c.status == status)
+    if tag is not None:
+        query = query.where(tasks.c.tag == tag)
+    if name is not None:
+        query = query.where(tasks.c.name == name)
+    forward = order == "asc"
+    key = tasks.c.id
+    with store.engine.connect() as conn:
+        page_query = query.order_by(key if forward else key.desc()).limit(take + 1)
+        if start:
+            page_query = page_query.where(key >= start if forward else key <= start)
+        rows = [dict(r) for r in conn.execute(page_query).mappings()]
+        previous = None
+        if start:
+            back = query.order_by(key.desc() if forward else key).limit(take)
+            back = back.where(key < start if forward else key > start)
+            before = conn.execute(back).mappings().all()
+            previous = before[-1]["id"] if before else None
+    following = rows[take]["id"] if len(rows) > take else None
+    return rows[:take], following, previous
+
+
+def ready(store: Store, tenant_id: str, window: float, limit: int) -> list[Row]:
+    """Completed tasks not yet collected, finished within `window` seconds, oldest first."""
+    query = (
+        _joined()
+        .where(tasks.c.tenant_id == tenant_id, runs.c.status == COMPLETED,
+               tasks.c.collected.is_(False), runs.c.ended_at >= time.time() - window)
+        .order_by(runs.c.ended_at)
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def latest_run_id(store: Store, task_id: str) -> tuple[bool, str | None]:
+    """Whether the task exists, and its latest run's id."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(tasks.c.run_id).where(tasks.c.id == task_id)).first()
+    return (False, None) if row is None else (True, row.run_id)
+
+
+def clear(store: Store, task_id: str, run_ids: list[str], *, delete_task: bool) -> None:
+    """Remove the task's runs with all their data (and the task itself when asked)."""
+    with store.engine.begin() as conn:
+        store.delete_run_data(conn, run_ids)
+        conn.execute(delete(runs).where(runs.c.task_id == task_id))
+        conn.execute(delete(deliveries).where(deliveries.c.task_id == task_id))
+        if delete_task:
+            conn.execute(delete(tasks).where(tasks.c.id == task_id))
+        else:
+            conn.execute(update(tasks).where(tasks.c.id == task_id)
+                         .values(run_id=None, collected=False, updated_at=time.time()))
+
+
+def mark_collected(store: Store, task_id: str, run_id: str | None = None) -> None:
+    """The task's results were taken (with `run_id`: only if that run is still its latest)."""
+    query = update(tasks).where(tasks.c.id == task_id)
+    if run_id is not None:
+        query = query.where(tasks.c.run_id == run_id)
+    with store.engine.begin() as conn:
+        conn.execute(query.values(collected=True))
