@@ -19,6 +19,7 @@ from engine.exporters import FlatCsvItemExporter, XlsxItemExporter
 from engine.flatten import columns
 from engine.scheme import FORMATS, Scheme
 from engine.store import TERMINAL_STATUSES, Row, Store
+from engine.worker import log_path
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -80,9 +81,12 @@ def file_size(data_dir: Path, run_id: str, fmt: str) -> int | None:
 
 
 def remove(data_dir: Path, run_ids: list[str]) -> None:
+    """Delete what the runs left in the data directory: their results in every format and
+    their crawl logs (a deleted task leaves no trace of what it crawled)."""
     for run_id in run_ids:
         for fmt in FORMATS:
             result_path(data_dir, run_id, fmt).unlink(missing_ok=True)
+        log_path(data_dir, run_id).unlink(missing_ok=True)
 
 
 def render_run(store: Store, data_dir: Path, run_id: str) -> None:
@@ -90,9 +94,11 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
     run = store.get_run(run_id)
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
-        # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since.
+        # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since,
+        # its log included (the process may have opened it after the delete removed it).
         with store.begin() as conn:
             store.delete_run_data(conn, [run_id])
+        remove(data_dir, [run_id])
         return
     scheme = Scheme.model_validate(task["scheme"])
     for fmt in scheme.formats:
