@@ -29,6 +29,7 @@ from control_api.http import query_arg, read_json, send_json, validate
 from control_api.jobconfig import JobConfig
 from engine.extraction import node_value
 from engine.jobs import NUDGE
+from engine.outbound import scheme_problem
 from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
 from engine.scheme import FieldRule, validation_errors
 from engine.selectors import SelectorSyntaxError, parse_selector
@@ -36,7 +37,6 @@ from engine.store import ACTIVE_STATUSES, Row
 
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
                            re.IGNORECASE)
-_LINK_SCHEMES = ("http://", "https://")
 MAX_JOB_NAME = 500  # tasks.name
 
 
@@ -302,7 +302,8 @@ def _links(page: Row, selector_text: str, attribute: str) -> list[str]:
     param = ScrapeParam(name="links", selector=selector_text, attributeName=attribute)
     base = page["body"]["url"]
     links = (urljoin(base, v.strip()) for v in _values(page, _page(page), param))
-    return [link for link in links if link.startswith(_LINK_SCHEMES)]
+    # Only what a crawl may request becomes a download task (the guard refuses the rest).
+    return [link for link in links if scheme_problem(link) is None]
 
 
 share_problem_handlers(InteractiveAPI.app)

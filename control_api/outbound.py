@@ -1,6 +1,7 @@
 """Outbound safety at the API: a task's start URLs, proxy gates and webhook URLs are checked
-with the rules of `engine/outbound.py` when it is created, and refusals answer 422 with each
-URL's path. Checks block on DNS: run them in a thread."""
+with the rules of `engine/outbound.py` (http or https with a host, at an allowed address) when
+it is created, and refusals answer 422 with each URL's path. Checks block on DNS: run them in
+a thread."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from control_api.errors import Unprocessable
-from engine.outbound import host_problem
+from engine.outbound import host_problem, scheme_problem
 
 RESOLVE_WORKERS = 16
 
@@ -34,7 +35,7 @@ def check_urls(urls: Iterable[tuple[str, str]], allow_private: bool) -> dict[str
     for path, url in pairs:
         parts = urlsplit(url)
         try:
-            problem = problems.get((parts.hostname or "", parts.port))
+            problem = scheme_problem(url) or problems.get((parts.hostname or "", parts.port))
         except ValueError:
             problem = f"{url!r} has an invalid port"
         if problem is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.results import file_size, render, render_all, result_path
 from engine.scheme import FORMATS, Scheme
 from engine.store import Store, runs
+from engine.worker import log_path
 
 __all__ = ["CONTENT_TYPES", "file_size", "remove", "render", "render_run", "result_path"]
 
@@ -21,9 +22,12 @@ CONTENT_TYPES = {
 
 
 def remove(data_dir: Path, run_ids: list[str]) -> None:
+    """Delete what the runs left in the data directory: their results in every format and
+    their crawl logs (a deleted task leaves no trace of what it crawled)."""
     for run_id in run_ids:
         for fmt in FORMATS:
             result_path(data_dir, run_id, fmt).unlink(missing_ok=True)
+        log_path(data_dir, run_id).unlink(missing_ok=True)
 
 
 def render_run(store: Store, data_dir: Path, run_id: str) -> None:
@@ -31,7 +35,9 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
     run = store.get_run(run_id)
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
-        # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since.
+        # Deleted (or restarted) while its crawl still ran: drop what the crawl wrote since,
+        # its log included (the process may have opened it after the delete removed it).
         runs.delete_data(store, [run_id])
+        remove(data_dir, [run_id])
         return
     render_all(store, data_dir, run_id, Scheme.model_validate(task["scheme"]))

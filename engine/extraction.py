@@ -14,6 +14,9 @@ from engine.scheme import FieldRule, Filter, ItemRule
 from engine.selectors import parse_selector
 
 _URL_ATTRS = {"href", "src"}
+# Links that are no page to download. Other schemes (file:, data:, ftp:, ...) are kept: a
+# stored run's guard refuses them and records why on their page (engine/guard.py).
+_NOT_PAGES = ("javascript:", "mailto:", "tel:", "#")
 _WHITESPACE = re.compile(r"\s+")
 
 _FILTERS: dict[str, Callable[[str], str]] = {
@@ -97,13 +100,14 @@ def extract_items(
 
 
 def extract_links(page: Selector, selector: str, base_url: str) -> list[str]:
-    """Absolute URLs of the matched links (their href, or src, or the text of a matched attr)."""
+    """Absolute URLs of the matched links (their href, or src, or the text of a matched attr),
+    script, mail and phone links and in-page anchors left out."""
     urls = []
     for node in parse_selector(selector).select(page):
         if isinstance(node.root, str):
             link: str | None = node.root
         else:
             link = node.attrib.get("href") or node.attrib.get("src")
-        if link and not link.strip().startswith(("javascript:", "mailto:", "#")):
+        if link and not link.strip().lower().startswith(_NOT_PAGES):
             urls.append(urljoin(base_url, link.strip()))
     return urls

@@ -1,4 +1,6 @@
-"""Which addresses a crawl or a webhook may reach (API.md sections 5 and 6).
+"""Which URLs and addresses a crawl or a webhook may reach (API.md sections 3, 5 and 6).
+
+Only http and https URLs with a host, always (`scheme_problem`).
 
 Link-local and cloud-metadata addresses are refused always (they hand out credentials to
 whoever asks from inside the machine); loopback and private ranges only when private targets
@@ -25,6 +27,7 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16",
 ))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+WEB_SCHEMES = frozenset({"http", "https"})
 PRIVATE_HINT = "set CRAWLPLANE_ALLOW_PRIVATE_TARGETS=1 to allow loopback and private targets"
 
 
@@ -91,11 +94,26 @@ def host_problem(host: str, port: int | None, allow_private: bool) -> str | None
     return None
 
 
-def url_problem(url: str, allow_private: bool) -> str | None:
-    """Why `url` may not be reached, or None."""
-    parts = urlsplit(url)
+def scheme_problem(url: str) -> str | None:
+    """Why `url` is not an http or https URL with a host, or None. Any other scheme reads the
+    machine's files (`file:`), hands back its own text (`data:`) or reaches other services
+    (`ftp:`, `s3:`); an http URL without a host (`http:///etc/passwd`) is no web page."""
+    parts = urlsplit(url)  # lower-cases the scheme, as Scrapy's download handlers do
+    if parts.scheme not in WEB_SCHEMES:
+        shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        return f"{url!r} is not an http or https URL ({shown})"
     if not parts.hostname:
         return f"{url!r} has no host"
+    return None
+
+
+def url_problem(url: str, allow_private: bool) -> str | None:
+    """Why `url` may not be reached, or None."""
+    problem = scheme_problem(url)
+    if problem is not None:
+        return problem
+    parts = urlsplit(url)
+    assert parts.hostname is not None
     try:
         port = parts.port
     except ValueError:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.outbound import scheme_problem
 from engine.selectors import Query, SelectorSyntaxError, parse_selector
 
 FORMATS = ("json", "jsonl", "csv", "xml", "xlsx")
@@ -37,9 +38,9 @@ def _check_selector(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    problem = scheme_problem(value)  # the crawl's guard applies the same rule (engine/guard.py)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -180,7 +181,7 @@ class RequestOptions(_Model):
 
 def _check_gate_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+    if scheme_problem(value) is not None or not parts.port:
         raise ValueError(f"{value!r} is not a proxy URL like http://user:pass@host:port")
     return value
 

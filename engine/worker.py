@@ -35,13 +35,18 @@ def main() -> int:
     if not line.strip():
         return 0
     job = json.loads(line)
-    log_dir = Path(settings["CRAWLPLANE_DATA_DIR"]) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    settings.set("LOG_FILE", str(log_dir / f"{job['run_id']}.log"), priority="cmdline")
+    log_file = log_path(Path(settings["CRAWLPLANE_DATA_DIR"]), job["run_id"])
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.set("LOG_FILE", str(log_file), priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl("task", task_id=job["task_id"], run_id=job["run_id"])
     process.start()
     return 0
+
+
+def log_path(data_dir: Path, run_id: str) -> Path:
+    """Where a run's crawl log is written (it names every page the run fetched or refused)."""
+    return data_dir / "logs" / f"{run_id}.log"
 
 
 def preload(settings: BaseSettings) -> None:

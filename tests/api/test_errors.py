@@ -166,3 +166,24 @@ def test_spec_describes_the_task_object(api: ApiServer, site: TestSite) -> None:
                     ["schema"], api.ok("GET", f"/v1/tasks/{task['id']}"))
     with pytest.raises(Exception, match="required"):
         validate_schema(api.spec, {"$ref": "#/components/schemas/Task"}, {"id": "t_x"})
+
+
+@pytest.mark.parametrize("url", [
+    "file:///etc/passwd", "FILE:///etc/passwd", "file://localhost/etc/passwd",
+    "data:text/plain,secret", "ftp://127.0.0.1/x", "s3://bucket/key", "http:///etc/passwd",
+    "http:/etc/passwd", "//127.0.0.1/x", "\\\\127.0.0.1\\x", "http:\\\\127.0.0.1\\x",
+    " file:///etc/passwd",
+])
+def test_422_for_a_start_url_that_is_not_http_with_a_host(api: ApiServer, url: str) -> None:
+    response = api.call("POST", "/v1/tasks", {"scheme": {"start_urls": [url]}})
+    assert response.status == 422, response
+    assert "scheme.start_urls[0]" in response.json["errors"], response.json["errors"]
+
+
+def test_upper_case_http_start_url_is_crawled(api: ApiServer, site: TestSite) -> None:
+    url = site.abs("/links/1/").replace("http://", "HTTP://")
+    task = api.create({"start_urls": [url], "politeness": {"obey_robots": False}})
+    final = api.wait(task["id"])
+    assert final["status"] == "completed" and final["pages"] == 1, final
+    (page,) = api.ok("GET", f"/v1/tasks/{task['id']}/pages")["data"]
+    assert page["url"] == site.abs("/links/1/") and page["http_status"] == 200

@@ -255,6 +255,22 @@ def test_delete_answers_204_then_404_everywhere(api: ApiServer, site: TestSite) 
     assert names == []
 
 
+def test_delete_removes_the_crawl_logs_of_every_run(api: ApiServer, site: TestSite) -> None:
+    """A run's log tells what it crawled: it goes with the task, for each of its runs."""
+    task = api.create(gen_scheme(site, max_pages=3))
+    api.wait(task["id"])
+    api.ok("POST", f"/v1/tasks/{task['id']}/run", status=202)
+    assert api.wait(task["id"])["status"] == "completed"
+    with sqlite3.connect(api.data_dir / "crawlplane.db") as db:
+        runs = [row[0] for row in db.execute(
+            "SELECT id FROM runs WHERE task_id = ? ORDER BY queued_at", (task["id"],))]
+    assert len(runs) == 2
+    logs = [api.data_dir / "logs" / f"{run_id}.log" for run_id in runs]
+    assert all(log.exists() for log in logs), logs
+    assert api.call("DELETE", f"/v1/tasks/{task['id']}").status == 204
+    assert [log for log in logs if log.exists()] == []
+
+
 def test_delete_while_running_terminates_the_crawl(api: ApiServer, site: TestSite) -> None:
     task = api.create(gen_scheme(site, delay=0.1, concurrency=1))
     api.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 2)

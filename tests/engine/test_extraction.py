@@ -173,3 +173,14 @@ def test_two_follow_fields_linking_one_page_both_get_its_fields(site: TestSite,
     items = {item["title"]: item for item in result.items()}
     assert items["Links (1)"]["a"]["value"] == "value-0" and items["Links (1)"]["b"] is None
     assert items["Links (2)"]["b"]["value"] == "value-0" and items["Links (2)"]["a"] is None
+
+
+def test_links_leave_out_scripts_mail_and_anchors_in_any_case() -> None:
+    from parsel import Selector
+
+    from engine.extraction import extract_links
+
+    hrefs = ["JavaScript:alert(1)", "MAILTO:a@b.c", "tel:+1", "#top", "/a/", "file:///etc/passwd"]
+    page = Selector("".join(f'<a href="{h}">x</a>' for h in hrefs))
+    # file: stays: a stored run's guard refuses it and records why on its page.
+    assert extract_links(page, "CSS: a", "http://h/p/") == ["http://h/a/", "file:///etc/passwd"]

@@ -264,16 +264,44 @@ FORBIDDEN_TARGETS = (
 )
 
 
+# Links a crawl must never follow: the machine's own files and other non-HTTP schemes (each
+# URL distinct, so the crawl's de-duplication keeps one download task per link).
+FORBIDDEN_SCHEMES = (
+    "file:///etc/passwd",
+    "FILE:///etc/passwd?upper",
+    "file://localhost/etc/passwd",
+    "file:///proc/self/environ",
+    "data:text/plain,secret",
+    "ftp://127.0.0.1/x",
+    "s3://bucket/key",
+)
+
+
 class Outbound(Leaf):
     """/outbound/ links to forbidden targets, to /outbound/redirect/ (a 302 to the metadata
-    address) and to one ordinary page."""
+    address) and to one ordinary page. /outbound/schemes/ links to non-HTTP URLs (and to
+    /outbound/schemes/redirect/, a 302 to file:///etc/passwd), has a detail link and a next
+    page on file: URLs, and ordinary links too."""
 
     def render_GET(self, request: Request) -> bytes:
         segs = segments(request)
         if segs == ["redirect"]:
             return redirect(request, FORBIDDEN_TARGETS[0])
+        if segs == ["schemes"]:
+            return self.schemes(request)
+        if segs == ["schemes", "redirect"]:
+            return redirect(request, "file:///etc/passwd")
         if segs:
             return not_found(request)
         links = [*FORBIDDEN_TARGETS, "/outbound/redirect/", "/links/1/"]
         items = "\n".join(f'<li><a href="{escape(u)}">{escape(u)}</a></li>' for u in links)
         return send_html(request, "Outbound", f"<h1>Outbound</h1>\n<ul>\n{items}\n</ul>")
+
+    def schemes(self, request: Request) -> bytes:
+        links = [*FORBIDDEN_SCHEMES, "http:///etc/passwd", "/outbound/schemes/redirect/",
+                 "/links/2/"]
+        items = "\n".join(f'<li><a href="{escape(u)}">{escape(u)}</a></li>' for u in links)
+        details = "\n".join(f'<a class="detail" href="{u}">detail</a>'
+                            for u in ("file:///etc/passwd", "/links/3/"))
+        return send_html(request, "Schemes", f"<h1>Schemes</h1>\n<ul>\n{items}\n</ul>\n"
+                         f'{details}\n<a class="next" href="file:///etc/passwd?page=2">next</a>')
