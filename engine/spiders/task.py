@@ -32,6 +32,7 @@ from engine.task_settings import apply_scheme
 
 FOLLOW_DEPTH = "cp_follow_depth"
 PAGE_NO = "cp_page_no"
+NO_LOCAL_SCHEMES = {"file": None, "data": None, "ftp": None, "s3": None}
 
 
 def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
@@ -81,6 +82,9 @@ class TaskSpider(Spider):
         if run_id:
             crawler.settings.set("CRAWLPLANE_TASK_ID", task_id, priority="spider")
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
+            # Behind the guard's http(s)-only rule, a second wall: a stored run has no
+            # handler for file:, data:, ftp: or s3: at all.
+            crawler.settings.set("DOWNLOAD_HANDLERS", NO_LOCAL_SCHEMES, priority="spider")
         spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
         assert isinstance(spider, TaskSpider)
         return spider
