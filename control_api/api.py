@@ -33,7 +33,7 @@ STATUSES = ("initialized", "queued", "running", "cancelled", "completed", "error
 
 
 class CreateTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     scheme: Scheme
     name: str | None = Field(default=None, max_length=500)

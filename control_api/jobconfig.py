@@ -45,13 +45,14 @@ def _title(value: Any) -> Any:
 def _status_codes(value: Any) -> Any:
     """'401, 403' or [401, 403]."""
     if isinstance(value, str):
-        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return [int(part) if part.isdigit() else part for part in parts]
     return value
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid",
-                              frozen=True)
+                              frozen=True, strict=True)
 
 
 class JobHeader(_Model):

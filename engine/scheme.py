@@ -119,7 +119,8 @@ HostName = Annotated[str, Field(min_length=1, max_length=260, pattern=r"^[^\s/?#
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: JSON's types as the served JSON Schema states them (false is not 0, "1" not 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Filter(_Model):

@@ -53,6 +53,10 @@ def test_good_headers_are_kept(api: ApiServer) -> None:
     ({"limits": {"timeout_s": 1e-300}}, "scheme.limits.timeout_s"),
     ({"limits": {"timeout_s": 0.5}}, "scheme.limits.timeout_s"),
     ({"limits": {"max_items": 10**18}}, "scheme.limits.max_items"),
+    # JSON's types as the spec states them: false is not 0, "1" is not 1 (found by fuzzing).
+    ({"request": {"max_redirects": False}}, "scheme.request.max_redirects"),
+    ({"request": {"cookies": "yes"}}, "scheme.request.cookies"),
+    ({"limits": {"max_pages": "10"}}, "scheme.limits.max_pages"),
 ])
 def test_out_of_range_numbers_are_422(api: ApiServer, part: dict[str, Any], path: str) -> None:
     assert path in refused(api, {"start_urls": [URL], **part})

@@ -42,6 +42,7 @@ def test_unknown_keys_are_422_at_every_level(server: Server, config: dict[str, A
     ({"RequestTimeoutSec": 1e-300}, "CrawlersProtectionBypass.RequestTimeoutSec"),
     ({"MaxRedirectHops": 101}, "CrawlersProtectionBypass.MaxRedirectHops"),
     ({"MaxResponseSizeKb": 0}, "CrawlersProtectionBypass.MaxResponseSizeKb"),
+    ({"MaxRedirectHops": False}, "CrawlersProtectionBypass.MaxRedirectHops"),
 ])
 def test_bounds_are_the_schemes(server: Server, bypass: dict[str, Any], path: str) -> None:
     assert path in errors_of(server, {"StartUrls": [URL], "CrawlersProtectionBypass": bypass})
