@@ -88,3 +88,19 @@ def test_pages_take_is_1_to_100_as_documented(api: ApiServer) -> None:
     take = next(p for p in api.spec["paths"]["/v1/tasks/{id}/pages"]["get"]["parameters"]
                 if p["name"] == "take")
     assert take["schema"]["maximum"] == 100
+
+
+def test_spec_states_what_the_server_refuses(api: ApiServer) -> None:
+    spec = api.ok("GET", "/openapi.json", key=None)
+    schemas, paths = spec["components"]["schemas"], spec["paths"]
+    assert schemas["Scheme"]["properties"]["start_urls"]["items"]["minLength"] == 1
+    assert schemas["FieldRule"]["properties"]["selector"]["minLength"] == 1
+    assert schemas["ScrapeParam"]["properties"]["selector"]["minLength"] == 1
+    assert schemas["JobConfig"]["additionalProperties"] is False
+    params = {p["name"]: p["schema"] for p in paths["/v1/tasks/{id}/pages"]["get"]["parameters"]}
+    assert "Handled" in params["state"]["enum"] and "nonsense" not in params["state"]["enum"]
+    assert "ready" in paths["/v1/tasks/{id}"]["parameters"][0]["description"]
+    task = api.ok("POST", "/v1/tasks", {"scheme": {"start_urls": [URL]}, "run": False}, 201)
+    assert api.call("GET", f"/v1/tasks/{task['id']}/pages?state=nonsense").status == 400
+    assert api.call("GET", f"/v1/tasks/{task['id']}/pages?state=").status == 200
+

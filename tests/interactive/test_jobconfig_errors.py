@@ -69,3 +69,12 @@ def test_outbound_refusals_name_jobconfig_fields(server: Server) -> None:
     errors = errors_of(server, {"StartUrls": [URL, "http://169.254.169.254/x"], "Proxy": {
         "UseProxy": True, "Proxies": [{"Host": "169.254.169.254", "Port": 80}]}})
     assert set(errors) == {"StartUrls[1]", "Proxy.Proxies[0].Host"}
+
+
+def test_selectors_with_control_characters_are_400_not_500(server: Server) -> None:
+    # lxml refuses them with a plain ValueError (found by fuzzing .../scrape and .../crawl).
+    client = server.client("control-chars")
+    for path in ("scrape", "crawl"):
+        answer = client.call("GET", f"/api/v2/tasks/p_none/{path}",
+                             params={"selector": "XPATH: //a\x0c[\x08]"})
+        assert answer.status == 400, (path, answer.status, answer.body[:200])
