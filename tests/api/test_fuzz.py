@@ -79,13 +79,15 @@ if INSIDE:
     CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_schema_conformance, negative_data_rejection]
     calls: Counter[str] = Counter()
-    server = start_server(Path(tempfile.mkdtemp(prefix="fuzz-")), CRAWLPLANE_MAX_PROCESSES="0",
+    data_dir = Path(tempfile.mkdtemp(prefix="crawlplane-fuzz-"))
+    server = start_server(data_dir, CRAWLPLANE_MAX_PROCESSES="0",
                           CRAWLPLANE_WARM_WORKERS="0", CRAWLPLANE_RATE_LIMIT="0",
                           CRAWLPLANE_READY_RATE_LIMIT="0")
 
     @atexit.register
     def _stop() -> None:
         server.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
         Path(os.environ["CRAWLPLANE_FUZZ_FIGURES"]).write_text(json.dumps(calls))
 
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
