@@ -14,6 +14,7 @@ from twisted.internet import threads
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from control_api import deliveries, openapi, results
 from control_api import tasks as q
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 class CreateTask(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     scheme: Scheme
     name: str | None = Field(default=None, max_length=500)
@@ -44,6 +45,13 @@ class CreateTask(BaseModel):
     postback_format: Format | None = None
 
 
+class TaskId(BaseConverter):
+    """A task id in a path: anything but `ready`, so that /v1/tasks/ready is its own resource
+    (OPTIONS and 405s list GET only, not the methods of /v1/tasks/{id})."""
+
+    regex = r"(?!ready\Z)[^/]+"
+
+
 def defer(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run blocking store work in the reactor's thread pool (the reactor never waits on I/O)."""
     return threads.deferToThread(f, *args, **kwargs)
@@ -51,6 +59,7 @@ def defer(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 class TaskAPI:
     app = Klein()
+    app.url_map.converters["task_id"] = TaskId
 
     def __init__(self, store: Store, config: Config, launcher: Launcher,
                  limiter: RateLimiter | None = None,
@@ -191,7 +200,7 @@ class TaskAPI:
             data.append({k: task[k] for k in ("id", "name", "tag", "ended_at", "results")})
         return send_json(request, {"data": data})
 
-    @app.route("/v1/tasks/<task_id>", methods=["GET"])
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         row = await defer(q.get, self.store, who.tenant_id, task_id)
@@ -216,7 +225,7 @@ class TaskAPI:
         row = await defer(q.get, self.store, who.tenant_id, task_id)
         return send_json(request, self.task_json(request, row))
 
-    @app.route("/v1/tasks/<task_id>", methods=["PUT"])
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["PUT"])
     async def restart_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         await self._stop_and_clear(who, task_id, delete_task=False)
@@ -224,7 +233,7 @@ class TaskAPI:
         self.launcher.kick()
         return send_json(request, self.task_json(request, row), 202)
 
-    @app.route("/v1/tasks/<task_id>", methods=["DELETE"])
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["DELETE"])
     async def delete_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         await self._stop_and_clear(who, task_id, delete_task=True)
@@ -264,7 +273,7 @@ class TaskAPI:
         state = query_arg(request, "state")
         if state and state.lower() not in {s.lower() for s in STATES}:
             raise BadRequest(f"query parameter 'state' must be one of {', '.join(STATES)}")
-        take = query_int(request, "take", 20, 1, 1000)
+        take = query_int(request, "take", 20, 1, 100)  # as every list (API.md section 2)
         rows, following, previous = await defer(
             q.list_pages, self.store, who.tenant_id, task_id, state=state, take=take,
             start=query_arg(request, "from"))

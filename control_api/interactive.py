@@ -31,7 +31,7 @@ from engine.extraction import node_value
 from engine.jobs import NUDGE
 from engine.outbound import scheme_problem
 from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
-from engine.scheme import FieldRule, validation_errors
+from engine.scheme import FieldRule, SchemeError, validation_errors
 from engine.selectors import SelectorSyntaxError, parse_selector
 from engine.store import ACTIVE_STATUSES, Row
 
@@ -107,10 +107,13 @@ class InteractiveAPI:
         config = validate(JobConfig, read_json(request, self.tasks.config.body_limit))
         try:
             scheme = config.scheme()
-        except ValidationError as exc:
-            raise Unprocessable(validation_errors(exc, "scheme")) from None
+        except SchemeError as exc:
+            raise Unprocessable(exc.errors) from None
         if self.tasks.target_check is not None:
-            await defer(self.tasks.target_check, _SchemeBody(scheme))
+            try:
+                await defer(self.tasks.target_check, _SchemeBody(scheme))
+            except Unprocessable as exc:  # its paths are the scheme's: name the client's fields
+                raise Unprocessable(config.job_errors(exc.errors, "scheme."), exc.detail) from None
         created, stopped, run = await defer(jobs.start, self.store, who.tenant_id, job_name,
                                             scheme, config.from_scratch)
         if stopped is not None:

@@ -1,8 +1,10 @@
 """JobConfig, the body of `POST /api/v2/jobs/{jobName}/start` (API.md section 4), and its
 mapping to a scheme (section 3), stored as the job task's scheme.
 
-Names are PascalCase as the Web Data Source API spells them; unknown keys are ignored, so that
-clients written for that API keep working. Absent parts take the scheme's defaults.
+Names are PascalCase as the Web Data Source API spells them. Unknown keys are refused at every
+level (as /v1 does), every bound is the scheme's own type, and an error the scheme finds is
+reported at the JobConfig field it came from (`Proxy.Proxies[0].Host`, never
+`scheme.proxy.gates[0].url`). Absent parts take the scheme's defaults.
 """
 
 from __future__ import annotations
@@ -10,10 +12,25 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_pascal
 
-from engine.scheme import Scheme, Url
+from engine.scheme import (
+    ConnectionsLimit,
+    DelayText,
+    HeaderName,
+    HeaderValue,
+    RedirectHops,
+    RequestTimeout,
+    ResponseKb,
+    RetryDelayMs,
+    RetryLimit,
+    Scheme,
+    SchemeError,
+    StatusCode,
+    Url,
+    validation_errors,
+)
 
 
 def _title(value: Any) -> Any:
@@ -28,18 +45,19 @@ def _title(value: Any) -> Any:
 def _status_codes(value: Any) -> Any:
     """'401, 403' or [401, 403]."""
     if isinstance(value, str):
-        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        parts = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return [int(part) if part.isdigit() else part for part in parts]
     return value
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore",
-                              frozen=True)
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid",
+                              frozen=True, strict=True)
 
 
 class JobHeader(_Model):
-    name: str = Field(min_length=1)
-    values: list[str] = []
+    name: HeaderName
+    values: list[HeaderValue] = []
 
 
 class JobHeaders(_Model):
@@ -60,7 +78,7 @@ class JobProxyServer(_Model):
     port: int = Field(ge=1, le=65535)
     user_name: str | None = None
     password: str | None = None
-    connections_limit: int = Field(default=4, ge=1, le=1000)
+    connections_limit: ConnectionsLimit = 4
 
     def url(self) -> str:
         auth = ""
@@ -73,14 +91,14 @@ class JobProxy(_Model):
     use_proxy: bool = False
     send_overt_requests_on_proxies_failure: bool = True
     iterate_proxy_response_codes: Annotated[
-        list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_codes)
+        list[StatusCode], BeforeValidator(_status_codes)
     ] = [401, 403]
     proxies: list[JobProxyServer] = []
 
 
 class JobRetryPolicyParams(_Model):
-    retry_delay_ms: int = Field(default=500, ge=0, le=600_000)
-    retries_limit: int = Field(default=2, ge=0, le=20)
+    retry_delay_ms: RetryDelayMs = 500
+    retries_limit: RetryLimit = 2
 
 
 class JobDownloadErrorHandling(_Model):
@@ -90,13 +108,13 @@ class JobDownloadErrorHandling(_Model):
 
 class JobCrawlDelay(_Model):
     host: str = ""  # empty or "*": every host
-    delay: str = "0"
+    delay: DelayText = "0"
 
 
 class JobCrawlersProtectionBypass(_Model):
-    max_response_size_kb: int = Field(default=10_240, ge=1, le=1_048_576)
-    max_redirect_hops: int = Field(default=10, ge=0, le=100)
-    request_timeout_sec: float = Field(default=30, gt=0, le=600)
+    max_response_size_kb: ResponseKb = 10_240
+    max_redirect_hops: RedirectHops = 10
+    request_timeout_sec: RequestTimeout = 30
     crawl_delays: list[JobCrawlDelay] = []
 
 
@@ -120,26 +138,68 @@ class JobConfig(_Model):
         return self.restart.job_restart_mode == "FromScratch"
 
     def scheme(self) -> Scheme:
-        """The scheme this job's crawl runs with (validated: may raise ValidationError)."""
+        """The scheme this job's crawl runs with; raises SchemeError with JobConfig paths."""
+        data, _ = self._scheme_data()
+        try:
+            return Scheme.model_validate(data)
+        except ValidationError as exc:
+            raise SchemeError(self.job_errors(validation_errors(exc))) from None
+
+    def job_errors(self, errors: dict[str, list[str]], prefix: str = "") -> dict[str, list[str]]:
+        """Scheme errors (`{"proxy.gates[0].url": [...]}`, paths after `prefix`) keyed by the
+        JobConfig field each came from."""
+        _, origins = self._scheme_data()
+        mapped: dict[str, list[str]] = {}
+        for path, messages in errors.items():
+            mapped.setdefault(_origin(origins, path.removeprefix(prefix)), []).extend(messages)
+        return mapped
+
+    def _scheme_data(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The scheme as data, and where each of its paths comes from in this JobConfig."""
         bypass, errors, proxy = (self.crawlers_protection_bypass, self.download_error_handling,
                                  self.proxy)
+        cpb, retry_params = "CrawlersProtectionBypass", "DownloadErrorHandling.RetryPolicyParams"
+        origins = {
+            "request.cookies": "Cookies.UseCookies",
+            "request.timeout_s": f"{cpb}.RequestTimeoutSec",
+            "request.max_response_kb": f"{cpb}.MaxResponseSizeKb",
+            "request.max_redirects": f"{cpb}.MaxRedirectHops",
+            "request.verify_tls": "Https.SuppressHttpsCertificateValidation",
+            "request.retry.policy": "DownloadErrorHandling.Policy",
+            "request.retry.limit": f"{retry_params}.RetriesLimit",
+            "request.retry.delay_ms": f"{retry_params}.RetryDelayMs",
+            "proxy.use": "Proxy.UseProxy",
+            "proxy.fallback_direct": "Proxy.SendOvertRequestsOnProxiesFailure",
+            "proxy.rotate_on_status": "Proxy.IterateProxyResponseCodes",
+            "politeness.crawl_delay": f"{cpb}.CrawlDelays",
+        }
+        origins |= {f"start_urls[{i}]": f"StartUrls[{i}]" for i in range(len(self.start_urls))}
         default_delay: str = "0"
         host_delays = {}
-        for rule in bypass.crawl_delays:
+        for i, rule in enumerate(bypass.crawl_delays):
             if rule.host.strip() in ("", "*"):
                 default_delay = rule.delay
+                origins["politeness.crawl_delay"] = f"{cpb}.CrawlDelays[{i}].Delay"
             else:
                 host_delays[rule.host.strip()] = rule.delay
+                # The delay is checked on the rule itself: what the scheme refuses is the host.
+                origins[f"politeness.host_delays.{rule.host.strip()}"] = (
+                    f"{cpb}.CrawlDelays[{i}].Host")
+        headers = self.headers.default_request_headers
+        for i, header in enumerate(headers):
+            origins[f"request.headers.{header.name}"] = f"Headers.DefaultRequestHeaders[{i}]"
+        for i in range(len(proxy.proxies)):
+            origins[f"proxy.gates[{i}].url"] = f"Proxy.Proxies[{i}].Host"
+            origins[f"proxy.gates[{i}].connections_limit"] = f"Proxy.Proxies[{i}].ConnectionsLimit"
         retry = errors.retry_policy_params
-        return Scheme.model_validate({
+        return {
             "start_urls": list(self.start_urls),
             "politeness": {
                 "crawl_delay": float(default_delay) if _number(default_delay) else default_delay,
                 "host_delays": host_delays,
             },
             "request": {
-                "headers": {h.name: ", ".join(h.values)
-                            for h in self.headers.default_request_headers},
+                "headers": {h.name: ", ".join(h.values) for h in headers},
                 "cookies": self.cookies.use_cookies,
                 "timeout_s": bypass.request_timeout_sec,
                 "max_response_kb": bypass.max_response_size_kb,
@@ -155,7 +215,17 @@ class JobConfig(_Model):
                 "gates": [{"url": p.url(), "connections_limit": p.connections_limit}
                           for p in proxy.proxies],
             },
-        })
+        }, origins
+
+
+def _origin(origins: dict[str, str], path: str) -> str:
+    """The JobConfig path of a scheme path: its longest known prefix, else the whole body."""
+    found = ""
+    for known in origins:
+        if (path == known or path.startswith((known + ".", known + "["))) and \
+                len(known) > len(found):
+            found = known
+    return origins[found] if found else "$"
 
 
 def _number(text: str) -> bool:

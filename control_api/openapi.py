@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from control_api import openapi_v2
+from engine.pages import STATES
 from engine.scheme import Scheme
 
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -143,7 +144,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details",
                         "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-            for code in sorted({*openapi_v2.ANY_REQUEST, *codes})}
+            for code in sorted({*openapi_v2.ANY_REQUEST, 405, *codes})}
 
 
 def _op(summary: str, responses: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
@@ -152,6 +153,15 @@ def _op(summary: str, responses: dict[str, Any], *errors: int, **extra: Any) -> 
 
 
 TASK_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+# /v1/tasks/ready is its own resource, never a task id (api.TaskId). Said in words: a
+# `not` in the schema makes fuzzers send "ready" here as a negative case, which is that resource.
+TASK_ID_NOT_READY = [{**TASK_ID[0], "description": "a task id (never `ready`: that is "
+                                                   "GET /v1/tasks/ready)"}]
+
+
+def _choice(values: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A query enum; empty means the parameter's default, as the server reads it."""
+    return {"enum": [*values, ""]}
 TAKE_FROM = [
     {"name": "take", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
     {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "cursor"},
@@ -174,10 +184,11 @@ def _paths() -> dict[str, Any]:
                  "properties": {"data": {"type": "array", "items": _ref("Task")},
                                 "links": _ref("Links")}}, "a page of tasks")}, 400,
                 parameters=[
-                    {"name": "status", "in": "query", "schema": TASK["properties"]["status"]},
+                    {"name": "status", "in": "query",
+                     "schema": _choice(TASK["properties"]["status"]["enum"])},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
                     {"name": "name", "in": "query", "schema": {"type": "string"}},
-                    {"name": "order", "in": "query", "schema": {"enum": ["asc", "desc"]}},
+                    {"name": "order", "in": "query", "schema": _choice(["asc", "desc"])},
                     *TAKE_FROM]),
         },
         "/v1/tasks/ready": {"get": _op(
@@ -187,7 +198,7 @@ def _paths() -> dict[str, Any]:
                            "properties": {"data": {"type": "array", "items": _ref("Ready")}}},
                           "ready tasks")})},
         "/v1/tasks/{id}": {
-            "parameters": TASK_ID,
+            "parameters": TASK_ID_NOT_READY,
             "get": _op("task info", {"200": task}, 404),
             "put": _op("restart from scratch", {"202": task}, 404),
             "delete": _op("terminate and delete with all data", {"204": {"description": "gone"}},
@@ -210,14 +221,15 @@ def _paths() -> dict[str, Any]:
                                   "application/xml", "application/vnd.openxmlformats-"
                                   "officedocument.spreadsheetml.sheet")}}},
             400, 404, 409,
-            parameters=[{"name": "format", "in": "query",
-                         "schema": {"enum": ["json", "jsonl", "csv", "xml", "xlsx"]}}])},
+            parameters=[{"name": "format", "in": "query", "description": "default jsonl",
+                         "schema": _choice(["json", "jsonl", "csv", "xml", "xlsx"])}])},
         "/v1/tasks/{id}/pages": {"parameters": TASK_ID, "get": _op(
             "the task's download tasks",
             {"200": _json({"type": "object", "required": ["data", "links"],
                            "properties": {"data": {"type": "array", "items": _ref("Page")},
                                           "links": _ref("Links")}}, "pages")}, 400, 404,
-            parameters=[{"name": "state", "in": "query", "schema": {"type": "string"}},
+            parameters=[{"name": "state", "in": "query", "schema": _choice(STATES),
+                         "description": "a download task state (case-insensitive)"},
                         *TAKE_FROM])},
         "/v1/tasks/{id}/deliveries": {"parameters": TASK_ID, "get": _op(
             "webhook delivery log, one row per attempt, oldest first",

@@ -60,9 +60,12 @@ DOWNLOAD_TASKS = {"type": "array", "items": {
 PENDING = {"type": "object", "required": ["Id", "Url", "TaskState"],
            "properties": {"Id": {"type": "string"}, "Url": {"type": "string"},
                           "TaskState": {"enum": ["Created", "InProgress"]}}}
+# A selector as the scheme's (engine/scheme.py SelectorText) describes it.
+SELECTOR_SCHEMA = {"type": "string", "minLength": 1,
+                   "pattern": r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh])\s*:"}
 SCRAPE_PARAM = {"type": "object", "required": ["name", "selector"],
-                "properties": {"name": {"type": "string"}, "selector": {"type": "string"},
-                               "attributeName": NULLABLE_STR}}
+                "properties": {"name": {"type": "string", "minLength": 1},
+                               "selector": SELECTOR_SCHEMA, "attributeName": NULLABLE_STR}}
 SCRAPED = {"type": "array", "items": {
     "type": "object", "required": ["name", "values"],
     "properties": {"name": {"type": "string"},
@@ -81,7 +84,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details", "content": {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        for code in sorted({*ANY_REQUEST, 401, 429, *codes})}
+        for code in sorted({*ANY_REQUEST, 401, 405, 429, *codes})}
 
 
 def _op(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def _page_op(summary: str, ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return operation
 
 
-SELECTOR = {"name": "selector", "in": "query", "required": True, "schema": {"type": "string"},
+SELECTOR = {"name": "selector", "in": "query", "required": True, "schema": SELECTOR_SCHEMA,
             "description": "`CSS: <css>` or `XPATH: <xpath>`"}
 TASK_ID = [{"name": "taskId", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "a download task (page) id; the same ids as /v1/tasks/{id}/pages"}]
@@ -131,7 +134,7 @@ def paths() -> dict[str, Any]:
             "post": _page_op("several scrapes at once, from a JSON array",
                              _json(SCRAPED, "values by name"), requestBody={
                                  "required": True, "content": {"application/json": {
-                                     "schema": {"type": "array", "items": {
+                                     "schema": {"type": "array", "minItems": 1, "items": {
                                          "$ref": "#/components/schemas/ScrapeParam"}}}}}),
         },
         "/api/v2/tasks/{taskId}/info": {"parameters": TASK_ID, "get": _op(

@@ -44,13 +44,84 @@ def _check_url(value: str) -> str:
     return value
 
 
-SelectorText = Annotated[str, AfterValidator(_check_selector)]
-Url = Annotated[str, AfterValidator(_check_url)]
+def _schema(**keywords: Any) -> Any:
+    """JSON Schema keywords for the served OpenAPI document that say what a validator checks
+    (the validator itself gives the clearer message). Case is spelled out in patterns: JSON
+    Schema patterns have no inline flags."""
+    return Field(json_schema_extra=keywords)
+
+
+SelectorText = Annotated[str, AfterValidator(_check_selector),
+                         _schema(minLength=1,
+                                 pattern=r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh])\s*:")]
+Url = Annotated[str, Field(max_length=8192), AfterValidator(_check_url),
+                _schema(minLength=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]")]
 _DELAY_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+
+# One bound per quantity, used by the scheme and by the JobConfig fields mapped onto it
+# (control_api/jobconfig.py), so /v1 and /api/v2 refuse the same values.
+MAX_DELAY_S = 3600.0
+
+
+def _check_delay(value: str) -> str:
+    """Seconds, a range "low-high" or "robots", each number at most MAX_DELAY_S."""
+    spec = value.strip().lower()
+    if spec == "robots":
+        return spec
+    match = _DELAY_RANGE.match(spec) or re.fullmatch(r"(\d+(?:\.\d+)?)", spec)
+    if not match:
+        raise ValueError(f"delay {value!r} must be seconds, a range like '1-5', or 'robots'")
+    numbers = [float(n) for n in match.groups()]
+    if numbers[0] > numbers[-1]:
+        raise ValueError(f"delay range {value!r} has its low end above its high end")
+    if numbers[-1] > MAX_DELAY_S:
+        raise ValueError(f"delay {value!r} is over {MAX_DELAY_S:g} seconds")
+    return "-".join(match.groups())
+
+
+_DELAY_PATTERN = r"^\s*([Rr][Oo][Bb][Oo][Tt][Ss]|\d+(\.\d+)?(\s*-\s*\d+(\.\d+)?)?)\s*$"
+DelayText = Annotated[str, AfterValidator(_check_delay), _schema(pattern=_DELAY_PATTERN)]
+DelaySeconds = Annotated[float, Field(ge=0, le=MAX_DELAY_S, allow_inf_nan=False)]
+# A request's timeout and a whole run's: below these nothing can be fetched at all.
+RequestTimeout = Annotated[float, Field(ge=0.1, le=600, allow_inf_nan=False)]
+RunTimeout = Annotated[float, Field(ge=1, le=7 * 24 * 3600, allow_inf_nan=False)]
+MaxPages = Annotated[int, Field(ge=1, le=10_000_000)]
+MaxItems = Annotated[int, Field(ge=1, le=100_000_000)]
+ResponseKb = Annotated[int, Field(ge=1, le=1_048_576)]
+RedirectHops = Annotated[int, Field(ge=0, le=100)]
+RetryLimit = Annotated[int, Field(ge=0, le=20)]
+RetryDelayMs = Annotated[int, Field(ge=0, le=600_000)]
+ConnectionsLimit = Annotated[int, Field(ge=1, le=1000)]
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+# RFC 7230: a header name is a token; a value must not end the header line (CR, LF) or carry
+# NUL, which would make every request of the task fail while the task says "completed".
+_TOKEN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
+_FIELD_VALUE = r"^[^\r\n\x00]*$"
+
+
+def _check_header_name(value: str) -> str:
+    if not re.fullmatch(_TOKEN, value):
+        raise ValueError(f"header name {value!r} is not an RFC 7230 token (letters, digits "
+                         "and !#$%&'*+-.^_`|~ only)")
+    return value
+
+
+def _check_header_value(value: str) -> str:
+    if not re.fullmatch(_FIELD_VALUE, value):
+        raise ValueError("a header value may not contain CR, LF or NUL")
+    return value
+
+
+HeaderName = Annotated[str, Field(max_length=256), AfterValidator(_check_header_name),
+                       _schema(pattern=_TOKEN)]
+HeaderValue = Annotated[str, Field(max_length=8192), AfterValidator(_check_header_value),
+                        _schema(pattern=_FIELD_VALUE)]
+HostName = Annotated[str, Field(min_length=1, max_length=260, pattern=r"^[^\s/?#@]+$")]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: JSON's types as the served JSON Schema states them (false is not 0, "1" not 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Filter(_Model):
@@ -112,69 +183,46 @@ class FollowLinks(_Model):
 
 
 class Limits(_Model):
-    max_pages: int = Field(default=10_000, ge=1, le=10_000_000)
-    max_items: int | None = Field(default=None, ge=1)
-    timeout_s: float = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    max_pages: MaxPages = 10_000
+    max_items: MaxItems | None = None
+    timeout_s: RunTimeout = 3600
 
 
 class Politeness(_Model):
     obey_robots: bool = True
-    crawl_delay: float | str = 0.0
+    crawl_delay: DelaySeconds | DelayText = 0.0
     concurrency: int = Field(default=8, ge=1, le=256)
     # Per host (or host:port) over crawl_delay: {"example.com": "1-5"} (the interactive
     # API's CrawlDelays).
-    host_delays: dict[str, str] = {}
+    host_delays: dict[HostName, DelayText] = {}
 
     @field_validator("host_delays")
     @classmethod
     def _host_delays(cls, value: dict[str, str]) -> dict[str, str]:
-        for host, delay in value.items():
-            spec = delay.strip().lower()
-            if not host or not (spec == "robots" or _DELAY_RANGE.match(spec)
-                                or re.fullmatch(r"\d+(\.\d+)?", spec)):
-                raise ValueError(f"delay {delay!r} for host {host!r} must be seconds, a range "
-                                 "like '1-5', or 'robots'")
-        return {host.lower(): delay.strip().lower() for host, delay in value.items()}
-
-    @field_validator("crawl_delay")
-    @classmethod
-    def _delay(cls, value: float | str) -> float | str:
-        if isinstance(value, str):
-            if value.strip().lower() == "robots":
-                return "robots"
-            match = _DELAY_RANGE.match(value)
-            if not match:
-                raise ValueError("crawl_delay must be seconds, a range like '1-5', or 'robots'")
-            low, high = float(match.group(1)), float(match.group(2))
-            if low > high:
-                raise ValueError(f"crawl_delay range {value!r} has its low end above its high end")
-            return f"{match.group(1)}-{match.group(2)}"
-        if value < 0 or value > 3600:
-            raise ValueError("crawl_delay must be between 0 and 3600 seconds")
-        return value
+        return {host.lower(): delay for host, delay in value.items()}
 
     def delay_range(self) -> tuple[float, float] | None:
         """(low, high) seconds for fixed and ranged delays; None for 'robots'."""
         if isinstance(self.crawl_delay, str):
             if self.crawl_delay == "robots":
                 return None
-            low, high = self.crawl_delay.split("-")
-            return float(low), float(high)
+            low, _, high = self.crawl_delay.partition("-")  # "5" or "1-5"
+            return float(low), float(high or low)
         return float(self.crawl_delay), float(self.crawl_delay)
 
 
 class Retry(_Model):
     policy: Literal["retry", "skip"] = "retry"
-    limit: int = Field(default=2, ge=0, le=20)
-    delay_ms: int = Field(default=500, ge=0, le=600_000)
+    limit: RetryLimit = 2
+    delay_ms: RetryDelayMs = 500
 
 
 class RequestOptions(_Model):
-    headers: dict[str, str] = {}
+    headers: dict[HeaderName, HeaderValue] = {}
     cookies: bool = True
-    timeout_s: float = Field(default=30, gt=0, le=600)
-    max_response_kb: int = Field(default=10_240, ge=1, le=1_048_576)
-    max_redirects: int = Field(default=10, ge=0, le=100)
+    timeout_s: RequestTimeout = 30
+    max_response_kb: ResponseKb = 10_240
+    max_redirects: RedirectHops = 10
     verify_tls: bool = True
     retry: Retry = Retry()
 
@@ -188,13 +236,13 @@ def _check_gate_url(value: str) -> str:
 
 class Gate(_Model):
     url: Annotated[str, AfterValidator(_check_gate_url)]
-    connections_limit: int = Field(default=4, ge=1, le=1000)
+    connections_limit: ConnectionsLimit = 4
 
 
 class Proxy(_Model):
     use: bool = False
     fallback_direct: bool = True
-    rotate_on_status: list[Annotated[int, Field(ge=100, le=599)]] = [401, 403]
+    rotate_on_status: list[StatusCode] = [401, 403]
     gates: list[Gate] = []
 
 

@@ -48,6 +48,7 @@ def parse_selector(text: str) -> Query:
             css2xpath(expression)
         else:
             etree.XPath(expression)
-    except (SelectorError, etree.XPathError) as exc:
+    # ValueError: lxml refuses control characters ("All strings must be XML compatible").
+    except (SelectorError, etree.XPathError, ValueError) as exc:
         raise SelectorSyntaxError(f"invalid {kind.upper()} selector {expression!r}: {exc}") from exc
     return Query("css" if kind == "css" else "xpath", expression)

@@ -26,7 +26,6 @@ def test_every_part_maps_to_the_scheme() -> None:
                                      "CrawlDelays": [{"Host": "*", "Delay": "robots"},
                                                      {"Host": "Slow.example", "Delay": "1-5"}]},
         "Restart": {"JobRestartMode": "FromScratch"},
-        "SomethingNewer": {"Ignored": True},
     })
     assert config.from_scratch
     scheme = config.scheme()
@@ -60,3 +59,11 @@ def test_bad_values_name_their_path() -> None:
     locations = {tuple(e["loc"])[:2] for e in caught.value.errors()}
     assert ("Proxy", "IterateProxyResponseCodes") in locations
     assert ("DownloadErrorHandling", "Policy") in locations
+
+
+def test_unknown_keys_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        JobConfig.model_validate({"StartUrls": ["http://example.com/"],
+                                  "SomethingNewer": {"Ignored": True}})
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [
+        (("SomethingNewer",), "extra_forbidden")]
