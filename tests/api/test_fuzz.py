@@ -6,8 +6,8 @@ Generated bodies carry arbitrary start, proxy and webhook URLs, and the server r
 hostnames when it checks them. So that nothing generated can ever leave the machine, the
 server and the fuzzer run together in a fresh network namespace that has only loopback
 (`unshare --net`, as an unprivileged user namespace); the server also starts no crawl process
-(`CRAWLPLANE_MAX_PROCESSES=0`). Without namespaces the test fails in CI and is skipped on a developer's machine; it never
-runs unfenced.
+(`CRAWLPLANE_MAX_PROCESSES=0`). Without namespaces the test fails in CI and is skipped on a
+developer's machine; it never runs unfenced.
 """
 
 from __future__ import annotations
