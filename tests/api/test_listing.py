@@ -78,7 +78,7 @@ def test_filters_compose_with_paging(api: ApiServer, listed: list[dict[str, Any]
 
 
 @pytest.mark.parametrize("query", ["take=0", "take=101", "take=x", "order=up", "status=done"])
-def test_bad_query_values_answer_400(api: ApiServer, query: str) -> None:
+def test_bad_query_values_answer_400(api: ApiServer, carol: str, query: str) -> None:
     response = api.call("GET", f"/v1/tasks?{query}", key="carol")
     assert response.status == 400
     assert query.split("=")[0] in response.json["detail"]
