@@ -17,6 +17,7 @@ crawl process has a machine's cores to itself).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine_throughput import generate, serve  # noqa: E402
 from tests import pg  # noqa: E402
-from tests.scrapyd.nodes import Crawlplane, ScrapydNode, build_egg  # noqa: E402
+from tests.scrapyd.nodes import ScrapydNode, build_egg  # noqa: E402
+from tests.support.server import start_server  # noqa: E402
 
 
 def stamp(value: str) -> float:
@@ -37,16 +39,18 @@ def stamp(value: str) -> float:
 
 
 def round_(nodes: list[ScrapydNode], database: str, scheme: dict[str, Any]) -> dict[str, float]:
-    server = Crawlplane({"CRAWLPLANE_STORE_URL": database,
-                         "CRAWLPLANE_SCRAPYD_NODES": ",".join(n.config_url for n in nodes)})
-    server.start()
+    data_dir = Path(tempfile.mkdtemp(prefix="cp-server-"))
+    server = start_server(data_dir, keys=("bench",), CRAWLPLANE_STORE_URL=database,
+                          CRAWLPLANE_SCRAPYD_NODES=",".join(n.config_url for n in nodes))
     try:
         began = time.monotonic()
-        created = [server.create_task(scheme, name=f"scale {i}") for i in range(2)]
-        done = [server.wait(t["id"], "completed", "error", timeout=1800) for t in created]
+        created = [server.create(scheme, name=f"scale {i}") for i in range(2)]
+        done = [server.wait_status(t["id"], "completed", "error", timeout=1800)
+                for t in created]
         wall = time.monotonic() - began
     finally:
-        server.close()
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     for task in done:
         if task["status"] != "completed":
             raise SystemExit(f"task {task['id']} ended {task['status']}: {task['error']}")

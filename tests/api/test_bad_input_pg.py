@@ -28,4 +28,4 @@ def api(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator
     server = start_server(tmp_path_factory.mktemp("bad-input-pg"),
                           CRAWLPLANE_STORE_URL=postgres_url)
     yield server
-    server.kill()
+    server.stop()

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import json
-import time
+import uuid
 
-from tests.api.conftest import ApiServer, gen_scheme
+from tests.api.conftest import ApiServer, gen_prefix, gen_scheme
 from tests.site.fixture import TestSite
+from tests.support.server import wait_gone
 
 
 def test_cancel_mid_run_keeps_partial_data(api: ApiServer, site: TestSite) -> None:
-    task = api.create(gen_scheme(site, delay=0.1, concurrency=1), name="to-cancel")
+    token = uuid.uuid4().hex
+    task = api.create(gen_scheme(site, delay=0.1, concurrency=1, token=token), name="to-cancel")
     api.wait(task["id"], lambda t: t["status"] == "running" and t["items"] >= 3, timeout=30)
+    pid = api.crawl_pid(task["id"])
     cancelled = api.ok("POST", f"/v1/tasks/{task['id']}/cancel")
     assert cancelled["status"] == "cancelled"
     assert cancelled["ended_at"] is not None
     assert api.call("POST", f"/v1/tasks/{task['id']}/cancel").status == 409
 
-    # The crawl stops: nothing new is requested a little later.
-    time.sleep(2.5)
-    before = len(site.log(path_prefix="/gen/"))
-    time.sleep(1.0)
-    assert len(site.log(path_prefix="/gen/")) == before
+    # The crawl stops: its process exits, and it requested nothing after that.
+    wait_gone(pid)
+    before = len(site.log(path_prefix=gen_prefix(token)))
+    assert before >= 3
+    assert api.ok("GET", f"/v1/tasks/{task['id']}")["status"] == "cancelled"
+    assert len(site.log(path_prefix=gen_prefix(token))) == before
 
     final = api.ok("GET", f"/v1/tasks/{task['id']}")
     assert final["status"] == "cancelled" and final["error"] is None
@@ -41,7 +45,14 @@ def test_cancel_a_queued_run(api: ApiServer, site: TestSite) -> None:
     api.ok("POST", f"/v1/tasks/{task['id']}/run", status=202)
     cancelled = api.ok("POST", f"/v1/tasks/{task['id']}/cancel")
     assert cancelled["status"] == "cancelled"
-    time.sleep(1.5)
+    # A barrier instead of a pause: a task queued after the cancel runs to its end, so the
+    # launcher has claimed work since; had it started the cancelled run, that crawl is over too.
+    later = api.create(gen_scheme(site, max_pages=1), name="after-the-cancel")
+    assert api.wait(later["id"])["status"] == "completed"
+    run = api.latest_run(task["id"])
+    assert run is not None
+    if run["handle"]:
+        wait_gone(int(run["handle"]))
     final = api.ok("GET", f"/v1/tasks/{task['id']}")
     assert final["status"] == "cancelled"
     assert final["items"] <= 3

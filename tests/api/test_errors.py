@@ -19,7 +19,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     server = start_server(Path(tmp_path_factory.mktemp("limited")),
                           CRAWLPLANE_BODY_LIMIT="2000", CRAWLPLANE_READY_RATE_LIMIT="3")
     yield server
-    server.kill()
+    server.stop()
 
 
 def scheme(site: TestSite, **extra: Any) -> dict[str, Any]:

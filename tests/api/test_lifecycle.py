@@ -8,15 +8,17 @@ import io
 import json
 import re
 import sqlite3
-import time
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import openpyxl
 import pytest
 
-from tests.api.conftest import ApiServer, gen_scheme
+from tests.api.conftest import TERMINAL, ApiServer, gen_prefix, gen_scheme
 from tests.site.fixture import TestSite
+from tests.support.server import wait_gone
+from tests.support.wait import wait_until
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 FLAT_COLUMNS = ["text", "author", "tags", "about.url", "about.born"]
@@ -40,13 +42,13 @@ def done(api: ApiServer, quotes_scheme: dict[str, Any]) -> dict[str, Any]:
     """A completed quotes task, and what was seen while it ran."""
     created = api.create(quotes_scheme, name="quotes", tag="lifecycle")
     seen = {created["status"]}
-    deadline = time.monotonic() + 60
-    task = created
-    while task["status"] not in ("completed", "cancelled", "error"):
-        assert time.monotonic() < deadline, task
-        task = api.ok("GET", f"/v1/tasks/{created['id']}")
+
+    def ended() -> dict[str, Any] | None:
+        task: dict[str, Any] = api.ok("GET", f"/v1/tasks/{created['id']}")
         seen.add(task["status"])
-        time.sleep(0.02)
+        return task if task["status"] in TERMINAL else None
+
+    task = wait_until(ended, 60, 0.02, lambda: f"the quotes task to end (seen {seen})")
     return {"created": created, "task": task, "seen": seen}
 
 
@@ -195,7 +197,10 @@ def test_run_false_waits_initialized_until_run(api: ApiServer, site: TestSite) -
     assert task["status"] == "initialized"
     assert api.call("GET", f"/v1/tasks/{task['id']}/store").status == 409
     assert api.call("POST", f"/v1/tasks/{task['id']}/cancel").status == 409
-    time.sleep(0.5)
+    # A barrier instead of a pause: a task created after it runs to its end, so the launcher
+    # has claimed work since, and left this one alone.
+    later = api.create(gen_scheme(site, max_pages=1), name="after-later")
+    assert api.wait(later["id"])["status"] == "completed"
     assert api.ok("GET", f"/v1/tasks/{task['id']}")["status"] == "initialized"
     started = api.ok("POST", f"/v1/tasks/{task['id']}/run", status=202)
     assert started["status"] in ("queued", "running")
@@ -272,14 +277,19 @@ def test_delete_removes_the_crawl_logs_of_every_run(api: ApiServer, site: TestSi
 
 
 def test_delete_while_running_terminates_the_crawl(api: ApiServer, site: TestSite) -> None:
-    task = api.create(gen_scheme(site, delay=0.1, concurrency=1))
+    token = uuid.uuid4().hex
+    task = api.create(gen_scheme(site, delay=0.1, concurrency=1, token=token))
     api.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 2)
+    pid = api.crawl_pid(task["id"])
     assert api.call("DELETE", f"/v1/tasks/{task['id']}").status == 204
     assert api.call("GET", f"/v1/tasks/{task['id']}").status == 404
-    time.sleep(2.5)  # the crawl noticed and stopped: nothing new is requested
-    before = len(site.log(path_prefix="/gen/"))
-    time.sleep(1.0)
-    assert len(site.log(path_prefix="/gen/")) == before
+    # The crawl noticed and stopped: its process exits long before it could have requested
+    # every page (200 at 0.1 s each), and nothing of this crawl is requested after that.
+    wait_gone(pid)
+    requested = len(site.log(path_prefix=gen_prefix(token)))
+    assert 2 <= requested < 200
+    assert api.call("GET", f"/v1/tasks/{task['id']}").status == 404
+    assert len(site.log(path_prefix=gen_prefix(token))) == requested
     # Nothing of it stays in the store, not even what the crawl wrote after the delete.
     with sqlite3.connect(api.data_dir / "crawlplane.db") as db:
         for table in ("items", "pages", "runs"):

@@ -3,42 +3,50 @@ outlived the server is adopted and finishes; a run whose process died too ends a
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import ApiServer, gen_scheme, start_server
 from tests.site.fixture import TestSite
+from tests.support.server import pid_alive, wait_gone
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ApiServer]:
     running = start_server(tmp_path / "data", CRAWLPLANE_MAX_PROCESSES="1")
     yield running
-    running.kill()
+    running.stop()
 
 
-def restart(server: ApiServer) -> None:
-    server.proc = None
-    server.start()
+def stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_crawl_outliving_a_killed_server_is_adopted(server: ApiServer, site: TestSite) -> None:
-    task = server.create(gen_scheme(site, delay=0.05, concurrency=1, max_pages=40))
+    # Slow enough (about 6 s) to still be running when the new server has started.
+    task = server.create(gen_scheme(site, delay=0.15, concurrency=1, max_pages=40))
     server.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 3)
+    pid = server.crawl_pid(task["id"])
     server.kill(signal.SIGKILL)  # the server only: its crawl process goes on
-    restart(server)
+    assert pid_alive(pid)
+    server.start()
+    # The recovery at start found the crawl alive and adopted it ...
+    server.wait_log("adopted 1 crawls left running by an earlier server")
+    # ... so it holds the one process slot: new work waits until the adopted crawl is over.
+    again = server.create(gen_scheme(site, max_pages=5))
     final = server.wait(task["id"], timeout=60)
     assert final["status"] == "completed", final
     assert final["items"] == 40 and final["error"] is None
     lines = server.call("GET", f"/v1/tasks/{task['id']}/store").body.splitlines()
     assert len(lines) == 40
     # The new server runs new work as usual.
-    again = server.create(gen_scheme(site, max_pages=5))
-    assert server.wait(again["id"])["status"] == "completed"
+    done = server.wait(again["id"])
+    assert done["status"] == "completed"
+    assert stamp(done["started_at"]) >= stamp(final["ended_at"])
 
 
 def test_run_whose_process_died_with_the_server_ends_as_error(server: ApiServer,
@@ -46,13 +54,15 @@ def test_run_whose_process_died_with_the_server_ends_as_error(server: ApiServer,
     task = server.create(gen_scheme(site, delay=0.05, concurrency=1, max_pages=200))
     server.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 3)
     queued = server.create(gen_scheme(site, max_pages=5), name="queued-behind")
-    assert server.proc is not None
-    os.killpg(server.proc.pid, signal.SIGKILL)  # the server and every crawl process
-    server.proc.wait()
-    restart(server)
+    pid = server.crawl_pid(task["id"])
+    server.kill_group()  # the server and every crawl process
+    wait_gone(pid)
+    server.start()
     final = server.wait(task["id"], timeout=30)
     assert final["status"] == "error", final
-    assert "process" in final["error"]
+    # The recovery at start found the run's process gone: only it ends a run with this error.
+    assert final["error"] == ("the server stopped while this run was active and its crawl "
+                              "process is gone")
     assert final["ended_at"] is not None and final["items"] >= 3
     assert server.call("GET", f"/v1/tasks/{task['id']}/store").status == 200  # partial data
     assert server.wait(queued["id"], timeout=30)["status"] == "completed"

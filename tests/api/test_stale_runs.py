@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def server(tmp_path: Path) -> Iterator[ApiServer]:
     running = start_server(tmp_path / "data", CRAWLPLANE_STALE_AFTER="3")
     yield running
-    running.kill()
+    running.stop()
 
 
 def test_killed_external_crawl_ends_as_error(server: ApiServer, site: TestSite) -> None:

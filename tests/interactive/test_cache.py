@@ -4,13 +4,13 @@ launched when work arrives."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.interactive.conftest import Client, Server, start_server, stop_server
 from tests.interactive.test_errors import settled
 from tests.site.fixture import TestSite
+from tests.support.wait import wait_until
 
 
 def job_task(client: Client, name: str) -> dict[str, Any]:
@@ -71,10 +71,9 @@ def test_idle_job_closes_and_relaunches_on_new_work(server: Server, site: TestSi
     assert client.ready("GET", f"/api/v2/tasks/{root['Id']}/scrape",
                         params={"selector": "CSS: h1"}).json == ["Catalog"]
     first_run = job_task(client, "idle")
-    deadline = time.monotonic() + 30  # the idle timeout is 2 s, checked every 5 s by Scrapy
-    while job_task(client, "idle")["status"] != "completed":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    # The idle timeout is 2 s, checked every 5 s by Scrapy.
+    wait_until(lambda: job_task(client, "idle")["status"] == "completed", 30, 0.2,
+               "the idle job's run to complete")
 
     categories = client.crawl(root["Id"], "CSS: a.category")
     assert len(categories) == 3
@@ -109,10 +108,7 @@ def test_quiet_job_gives_its_process_to_a_waiting_run(
         created = client.call("POST", "/v1/tasks",
                               {"scheme": {"start_urls": [site.abs("/quotes/page/1/")]}})
         assert created.status == 201
-        deadline = time.monotonic() + 30  # not the job's 120 s idle timeout
-        while client.call("GET", f"/v1/tasks/{created.json['id']}").json["status"] != "completed":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        client.wait_status(created.json["id"], "completed", timeout=30)  # not the job's 120 s
         assert job_task(client, "one-slot")["status"] == "completed"
         # The job's next call launches it again.
         categories = client.crawl(job["Id"], "CSS: a.category")

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.interactive.conftest import Answer, Client, Server
 from tests.site.fixture import TestSite
+from tests.support.wait import wait_until
 
 
 def settled(client: Client, task_id: str) -> dict[str, object]:
     """The info of a download task once it is neither Created nor InProgress."""
-    deadline = time.monotonic() + 30
-    while True:
-        info = client.info(task_id)
-        if info["TaskState"] not in ("Created", "InProgress"):
-            return info
-        assert time.monotonic() < deadline, info
-        time.sleep(0.02)
+    seen: list[dict[str, object]] = [{}]
+
+    def done() -> dict[str, object] | None:
+        seen[0] = client.info(task_id)
+        return seen[0] if seen[0]["TaskState"] not in ("Created", "InProgress") else None
+
+    return wait_until(done, 30, 0.02, lambda: f"task {task_id} to settle: {seen[0]}")
 
 
 def problem(answer: Answer, status: int) -> dict[str, object]:

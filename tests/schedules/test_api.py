@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,19 +11,19 @@ from sqlalchemy import update
 
 from engine.store import Store, store_url
 from engine.store.tables import schedules
-from tests.scrapyd.nodes import Crawlplane
 from tests.site.fixture import TestSite
+from tests.support.server import Server, start_server
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Crawlplane]:
-    running = Crawlplane({})
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("schedules"), keys=("tester",))
     try:
-        yield running.start()
+        yield running
     finally:
-        running.close()
+        running.stop()
 
 
 def scheme(site: TestSite) -> dict[str, Any]:
@@ -33,31 +32,37 @@ def scheme(site: TestSite) -> dict[str, Any]:
                      "fields": [{"name": "text", "selector": "CSS: span.text"}]}}
 
 
-def test_create_show_list_delete(server: Crawlplane, site: TestSite) -> None:
-    status, created = server.call("POST", "/v1/schedules", {
+def answer(server: Server, method: str, path: str, body: Any = None,
+           **kwargs: Any) -> tuple[int, Any]:
+    """The status and JSON body (None when empty) of one call."""
+    response = server.call(method, path, body, **kwargs)
+    return response.status, response.json if response.body else None
+
+
+def test_create_show_list_delete(server: Server, site: TestSite) -> None:
+    status, created = answer(server, "POST", "/v1/schedules", {
         "cron": "30 2 * * 1-5", "scheme": scheme(site), "name": "weekday",
         "tag": "nightly", "timezone": "Europe/Paris"})
     assert status == 201, created
     assert created["cron"] == "30 2 * * 1-5" and created["timezone"] == "Europe/Paris"
     assert created["next_run_at"].endswith("Z") and created["runs"] == 0
-    status, task = server.call("GET", f"/v1/tasks/{created['task_id']}")
+    status, task = answer(server, "GET", f"/v1/tasks/{created['task_id']}")
     assert status == 200 and task["status"] == "initialized" and task["name"] == "weekday"
 
-    status, on_task = server.call("POST", "/v1/schedules",
+    status, on_task = answer(server, "POST", "/v1/schedules",
                                   {"cron": "@hourly", "task_id": created["task_id"]})
     assert status == 201 and on_task["task_id"] == created["task_id"]
 
-    status, listed = server.call("GET", "/v1/schedules")
+    status, listed = answer(server, "GET", "/v1/schedules")
     assert status == 200
     assert {created["id"], on_task["id"]} <= {s["id"] for s in listed["data"]}
-    status, shown = server.call("GET", f"/v1/schedules/{created['id']}")
+    status, shown = answer(server, "GET", f"/v1/schedules/{created['id']}")
     assert status == 200 and shown == created
 
-    status, _ = server.call("DELETE", f"/v1/schedules/{created['id']}")
-    assert status == 204
-    status, problem = server.call("GET", f"/v1/schedules/{created['id']}")
+    assert server.call("DELETE", f"/v1/schedules/{created['id']}").status == 204
+    status, problem = answer(server, "GET", f"/v1/schedules/{created['id']}")
     assert status == 404 and problem["detail"] == f"schedule {created['id']} not found"
-    assert server.call("GET", f"/v1/tasks/{created['task_id']}")[0] == 200  # the task stays
+    assert server.call("GET", f"/v1/tasks/{created['task_id']}").status == 200  # the task stays
 
 
 @pytest.mark.parametrize(("body", "path"), [
@@ -69,50 +74,45 @@ def test_create_show_list_delete(server: Crawlplane, site: TestSite) -> None:
     ({"cron": "* * * * *"}, "scheme"),
     ({"cron": "* * * * *", "scheme": {"start_urls": ["ftp://x"]}}, "scheme.start_urls[0]"),
 ])
-def test_bad_bodies_answer_422_with_the_path(server: Crawlplane, site: TestSite,
+def test_bad_bodies_answer_422_with_the_path(server: Server, site: TestSite,
                                               body: dict[str, Any], path: str) -> None:
     if path in ("cron", "timezone"):
         body = {**body, "scheme": scheme(site)}
-    status, problem = server.call("POST", "/v1/schedules", body)
+    status, problem = answer(server, "POST", "/v1/schedules", body)
     assert status == 422, problem
     assert any(key.startswith(path) for key in problem["errors"]), problem
 
 
-def test_problems_auth_and_tenants(server: Crawlplane, site: TestSite) -> None:
-    status, created = server.call("POST", "/v1/schedules",
+def test_problems_auth_and_tenants(server: Server, site: TestSite) -> None:
+    status, created = answer(server, "POST", "/v1/schedules",
                                   {"cron": "@daily", "scheme": scheme(site)})
     assert status == 201
-    other = subprocess.run([server.cli, "keys", "create", "someone-else"], env=server.env,
-                           check=True, capture_output=True, text=True).stdout.splitlines()[-1]
-    mine = server.key
-    try:
-        server.key = other
-        assert server.call("GET", f"/v1/schedules/{created['id']}")[0] == 404
-        assert server.call("DELETE", f"/v1/schedules/{created['id']}")[0] == 404
-        listed = server.call("GET", "/v1/schedules")[1]["data"]
-        assert created["id"] not in {s["id"] for s in listed}
-        server.key = ""
-        status, problem = server.call("GET", "/v1/schedules")
-        assert status == 401 and problem["status"] == 401
-    finally:
-        server.key = mine
-    assert server.call("PUT", "/v1/schedules")[0] in (404, 405)
+    other = server.create_key("someone-else")
+    assert server.call("GET", f"/v1/schedules/{created['id']}", key=other).status == 404
+    assert server.call("DELETE", f"/v1/schedules/{created['id']}", key=other).status == 404
+    listed = server.call("GET", "/v1/schedules", key=other).json["data"]
+    assert created["id"] not in {s["id"] for s in listed}
+    status, problem = answer(server, "GET", "/v1/schedules", key="")
+    assert status == 401 and problem["status"] == 401
+    assert server.call("PUT", "/v1/schedules").status in (404, 405)
 
 
-def test_a_fire_missed_while_down_runs_once_at_start(server: Crawlplane,
+def test_a_fire_missed_while_down_runs_once_at_start(server: Server,
                                                      site: TestSite) -> None:
-    status, created = server.call("POST", "/v1/schedules",
+    status, created = answer(server, "POST", "/v1/schedules",
                                   {"cron": "0 0 1 1 *", "scheme": scheme(site)})
     assert status == 201
     server.stop()
-    store = Store(store_url("", server.dir))
+    store = Store(store_url("", server.data_dir))
     with store.begin() as conn:  # as if the server had been down over new year
         conn.execute(update(schedules).where(schedules.c.id == created["id"])
                      .values(next_at=time.time() - 3600))
     store.close()
     server.start()
-    task = server.wait(created["task_id"], "completed", timeout=60)
+    task = server.wait_status(created["task_id"], "completed", timeout=60)
+    # The new server's first tick fired it (nothing else runs this task).
+    server.wait_log("schedules queued 1 run(s)")
     assert task["items"] == 10  # the first quotes page
-    status, shown = server.call("GET", f"/v1/schedules/{created['id']}")
+    status, shown = answer(server, "GET", f"/v1/schedules/{created['id']}")
     assert shown["runs"] == 1 and shown["last_run_id"]
     assert shown["next_run_at"] > shown["last_run_at"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scrapyd.nodes import Crawlplane, ScrapydNode, build_egg
+from tests.scrapyd.nodes import ScrapydNode, build_egg
+from tests.support.server import Server, start_server
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,14 @@ def nodes(egg: Path) -> Iterator[list[ScrapydNode]]:
 
 
 @pytest.fixture(scope="module")
-def server(nodes: list[ScrapydNode], postgres_url: str) -> Iterator[Crawlplane]:
-    running = Crawlplane({
-        "CRAWLPLANE_STORE_URL": postgres_url,
-        "CRAWLPLANE_SCRAPYD_NODES": ",".join(node.config_url for node in nodes),
-        "CRAWLPLANE_SCRAPYD_DEAD_AFTER": "3",
-    })
+def server(nodes: list[ScrapydNode], postgres_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(
+        tmp_path_factory.mktemp("scrapyd-server"), keys=("tester",),
+        CRAWLPLANE_STORE_URL=postgres_url,
+        CRAWLPLANE_SCRAPYD_NODES=",".join(node.config_url for node in nodes),
+        CRAWLPLANE_SCRAPYD_DEAD_AFTER="3")
     try:
-        yield running.start()
+        yield running
     finally:
-        running.close()
+        running.stop()

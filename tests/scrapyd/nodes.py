@@ -1,4 +1,5 @@
-"""Real Scrapyd nodes and a real `crawlplane serve`, as child processes on loopback.
+"""Real Scrapyd nodes, as child processes on loopback (the Crawlplane server they work for is
+tests/support/server.py's `Server`).
 
 Used by tests/scrapyd and bench/scale.py. A node runs `python -m scrapyd` in its own temporary
 directory (its scrapyd.conf, eggs, logs and queues) and in its own process group, so that
@@ -16,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.serverproc import read_line
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "crawlplane"
@@ -124,16 +124,20 @@ class ScrapydNode:
                                      cwd=self.dir, env=clean_env(), stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + 30
-        while True:
+
+        def answers() -> bool:
             try:
                 self.get("daemonstatus.json")
-                return self
+                return True
             except (OSError, urllib.error.URLError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"scrapyd {self.name} did not start: "
-                                       + (self.dir / "scrapyd.out").read_text()[-2000:]) from None
-                time.sleep(0.1)
+                assert self.proc is not None and self.proc.poll() is None, (
+                    f"scrapyd {self.name} exited: "
+                    + (self.dir / "scrapyd.out").read_text()[-2000:])
+                return False
+
+        wait_until(answers, 30, 0.1, lambda: f"scrapyd {self.name} to answer: "
+                   + (self.dir / "scrapyd.out").read_text()[-2000:])
+        return self
 
     def get(self, endpoint: str, **params: str) -> dict[str, Any]:
         query = ("?" + urllib.parse.urlencode(params)) if params else ""
@@ -169,79 +173,3 @@ class ScrapydNode:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Crawlplane:
-    """`crawlplane serve` as a child process, and a small JSON client of its API."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="cp-server-"))
-        self.env = clean_env(CRAWLPLANE_DATA_DIR=str(self.dir), CRAWLPLANE_LISTEN="127.0.0.1:0",
-                             CRAWLPLANE_ALLOW_PRIVATE_TARGETS="1", **env)
-        self.cli = str(Path(sys.executable).parent / "crawlplane")
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.key = ""
-
-    def start(self) -> Crawlplane:
-        self.log = open(self.dir / "server.err", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen([self.cli, "serve"], env=self.env, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
-        self.url = read_line(self.proc.stdout, timeout=60)
-        created = subprocess.run([self.cli, "keys", "create", "tester"], env=self.env,
-                                 check=True, capture_output=True, text=True)
-        self.key = created.stdout.strip().splitlines()[-1]
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"X-API-KEY": self.key,
-                                                  "Content-Type": "application/json"})
-        try:
-            with _opener.open(request, timeout=30) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw
-
-    def create_task(self, scheme: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        status, task = self.call("POST", "/v1/tasks", {"scheme": scheme, **fields})
-        assert status == 201, task
-        return dict(task)
-
-    def task(self, task_id: str) -> dict[str, Any]:
-        status, task = self.call("GET", f"/v1/tasks/{task_id}")
-        assert status == 200, task
-        return dict(task)
-
-    def wait(self, task_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            task = self.task(task_id)
-            if task["status"] in statuses:
-                return task
-            if time.monotonic() > deadline:
-                raise AssertionError(f"task {task_id} is {task['status']}, not {statuses}: "
-                                     f"{task}\n{self.server_log()[-3000:]}")
-            time.sleep(0.2)
-
-    def server_log(self) -> str:
-        return (self.dir / "server.err").read_text(errors="replace")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,12 @@ import pytest
 
 from engine.store import Store, store_url
 from engine.store.tables import download_infos, pages, runs
-from tests.scrapyd.nodes import PROJECT, Crawlplane, ScrapydNode
+from tests.scrapyd.nodes import PROJECT, ScrapydNode
 from tests.site import content
 from tests.site.fixture import TestSite
+from tests.support.server import Server
+from tests.support.wait import wait_until
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -53,40 +56,29 @@ def latest_run(store: Store, task_id: str) -> dict[str, Any]:
     return run
 
 
-def wait_for(predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_egg_lists_the_task_spider(nodes: list[ScrapydNode]) -> None:
     for node in nodes:
         assert node.get("listspiders.json", project=PROJECT)["spiders"] == ["task"]
 
 
-def test_schedule_json_runs_a_stored_task(server: Crawlplane, nodes: list[ScrapydNode],
+def test_schedule_json_runs_a_stored_task(server: Server, nodes: list[ScrapydNode],
                                           site: TestSite, store: Store,
                                           postgres_url: str) -> None:
     """Straight to Scrapyd, no launcher: the store URL goes with the job as a setting."""
-    task = server.create_task(quotes(site), run=False)
+    task = server.create(quotes(site), run=False)
     node = nodes[0]
     job = node.post("schedule.json", [("project", PROJECT), ("spider", "task"),
                                       ("task_id", task["id"]),
                                       ("setting", f"CRAWLPLANE_STORE_URL={postgres_url}"),
                                       ("setting", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS=True")])
-    wait_for(lambda: node.jobs().get(job["jobid"]) == "finished", 60, "the job to finish")
-    done = server.wait(task["id"], "completed")
+    wait_until(lambda: node.jobs().get(job["jobid"]) == "finished", 60, 0.2, "the job to finish")
+    done = server.wait_status(task["id"], "completed")
     assert done["items"] == len(content.QUOTES)
     assert done["pages"] == content.QUOTE_PAGES
     run = latest_run(store, task["id"])
     assert run["launcher"] == "external"  # not claimed (and started again) by the server
-    status, listed = server.call("GET", f"/v1/tasks/{task['id']}/pages?take=100")
-    assert status == 200 and len(listed["data"]) == content.QUOTE_PAGES
+    listed = server.ok("GET", f"/v1/tasks/{task['id']}/pages?take=100")
+    assert len(listed["data"]) == content.QUOTE_PAGES
     with store.engine.connect() as conn:
         infos = conn.execute(
             download_infos.select().join(pages, pages.c.id == download_infos.c.page_id)
@@ -94,14 +86,14 @@ def test_schedule_json_runs_a_stored_task(server: Crawlplane, nodes: list[Scrapy
     assert infos and all(row["info"]["HttpStatusCode"] in (200, 302) for row in infos)
 
 
-def test_runs_spread_over_both_nodes(server: Crawlplane, nodes: list[ScrapydNode],
+def test_runs_spread_over_both_nodes(server: Server, nodes: list[ScrapydNode],
                                      site: TestSite, store: Store) -> None:
-    created = [server.create_task(quotes(site), name=f"spread {i}") for i in range(4)]
+    created = [server.create(quotes(site), name=f"spread {i}") for i in range(4)]
     for task in created:
-        done = server.wait(task["id"], "completed", timeout=90)
+        done = server.wait_status(task["id"], "completed", timeout=90)
         assert done["items"] == len(content.QUOTES), done
-        status, items = server.call("GET", f"/v1/tasks/{task['id']}/store?format=json")
-        assert status == 200 and len(items) == len(content.QUOTES)
+        items = server.ok("GET", f"/v1/tasks/{task['id']}/store?format=json")
+        assert len(items) == len(content.QUOTES)
         assert {"text", "author"} <= set(items[0])
     handles = [latest_run(store, task["id"])["handle"] for task in created]
     used = {handle.split(" ", 1)[0] for handle in handles}
@@ -109,52 +101,62 @@ def test_runs_spread_over_both_nodes(server: Crawlplane, nodes: list[ScrapydNode
     for handle in handles:
         url, job = handle.split(" ", 1)
         node = next(n for n in nodes if n.url == url)
-        wait_for(lambda n=node, j=job: n.jobs()[j] == "finished", 30, f"job {job} to end")
+        wait_until(lambda n=node, j=job: n.jobs()[j] == "finished", 30, 0.2, f"job {job} to end")
 
 
-def test_cancel_on_a_node(server: Crawlplane, nodes: list[ScrapydNode], site: TestSite,
+def test_cancel_on_a_node(server: Server, nodes: list[ScrapydNode], site: TestSite,
                           store: Store) -> None:
-    task = server.create_task(slow(site, "cancel"))
-    server.wait(task["id"], "running")
-    wait_for(lambda: server.task(task["id"])["pages"], 30, "a first page")
-    status, cancelled = server.call("POST", f"/v1/tasks/{task['id']}/cancel")
-    assert status == 200 and cancelled["status"] == "cancelled"
-    url, job = latest_run(store, task["id"])["handle"].split(" ", 1)
-    node = next(n for n in nodes if n.url == url)
-    wait_for(lambda: node.jobs().get(job) == "finished", 30, "the job to end on its node")
-    time.sleep(1.5)  # a poll of the launcher: the run stays cancelled, its data kept
+    with Receiver() as receiver:
+        task = server.create(slow(site, "cancel"), callback_url=receiver.url + "/cb")
+        server.wait_status(task["id"], "running")
+        wait_until(lambda: server.task(task["id"])["pages"], 30, 0.2, "a first page")
+        cancelled = server.ok("POST", f"/v1/tasks/{task['id']}/cancel")
+        assert cancelled["status"] == "cancelled"
+        url, job = latest_run(store, task["id"])["handle"].split(" ", 1)
+        node = next(n for n in nodes if n.url == url)
+        wait_until(lambda: node.jobs().get(job) == "finished", 30, 0.2,
+                   "the job to end on its node")
+        # The launcher's poll saw the job end: only then does it call the run's end hooks,
+        # which queue the callback (a cancel on a node does not).
+        wait_until(lambda: server.deliveries(task["id"]), 30, 0.2,
+                   "the launcher to notice the job's end")
+        (callback,) = receiver.wait("/cb", timeout=30)
+    assert json.loads(callback.body)["status"] == "cancelled"
     after = server.task(task["id"])
     assert after["status"] == "cancelled"
     assert 1 <= after["pages"] < 40
-    assert server.call("GET", f"/v1/tasks/{task['id']}/store?format=jsonl")[0] == 200
+    assert server.call("GET", f"/v1/tasks/{task['id']}/store?format=jsonl").status == 200
 
 
-def test_node_stopped_midway(server: Crawlplane, nodes: list[ScrapydNode], site: TestSite,
+def test_node_stopped_midway(server: Server, nodes: list[ScrapydNode], site: TestSite,
                              store: Store, egg: Path) -> None:
     """A node dies with a run on it: that run ends as an error (its data kept), the next
     runs go to the node that is left, nothing stays queued or running."""
-    first, second = (server.create_task(slow(site, f"kill{i}")) for i in range(2))
+    first, second = (server.create(slow(site, f"kill{i}")) for i in range(2))
     for task in (first, second):
-        server.wait(task["id"], "running")
+        server.wait_status(task["id"], "running")
     handles = {t["id"]: latest_run(store, t["id"])["handle"] for t in (first, second)}
     victim = nodes[1]
     on_victim = next(tid for tid, h in handles.items() if h.startswith(victim.url))
     survivor_task = next(tid for tid in handles if tid != on_victim)
-    wait_for(lambda: server.task(on_victim)["pages"], 30, "a first page on the victim")
+    wait_until(lambda: server.task(on_victim)["pages"], 30, 0.2, "a first page on the victim")
     victim.kill()
     try:
-        dead = server.wait(on_victim, "error", timeout=30)
-        assert "stopped answering" in dead["error"]
+        dead = server.wait_status(on_victim, "error", timeout=30)
+        # The dead-node path ended it (not a job that vanished or ended on a live node).
+        assert dead["error"].startswith(
+            f"Scrapyd node {victim.url} stopped answering while this run was active")
+        assert f"Scrapyd node {victim.url} does not answer" in server.log()
         assert dead["pages"] >= 1  # what it recorded before the node died is kept
         assert server.task(survivor_task)["status"] in ("running", "completed")
-        later = server.create_task(quotes(site), name="after the node died")
-        done = server.wait(later["id"], "completed", timeout=60)
+        later = server.create(quotes(site), name="after the node died")
+        done = server.wait_status(later["id"], "completed", timeout=60)
         assert done["items"] == len(content.QUOTES)
         assert latest_run(store, later["id"])["handle"].startswith(nodes[0].url)
     finally:
         server.call("POST", f"/v1/tasks/{survivor_task}/cancel")
         victim.start()
-    server.wait(survivor_task, "cancelled", "completed")
+    server.wait_status(survivor_task, "cancelled", "completed")
     with store.engine.connect() as conn:
         stuck = conn.execute(runs.select().where(runs.c.status.in_(("queued", "running"))))
         assert stuck.all() == []

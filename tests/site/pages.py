@@ -195,7 +195,8 @@ class Truth(Leaf):
 
 
 class Gen(Leaf):
-    """/gen/<i>.html: prebuilt pages for throughput tests."""
+    """/gen/<i>.html: prebuilt pages for throughput tests; /gen/~<token>/<i>.html the same
+    pages with their links under /gen/~<token>/ (one test's own crawl)."""
 
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -212,6 +213,14 @@ class Gen(Leaf):
 
     def render_GET(self, request: Request) -> bytes:
         segs = request.postpath or []
+        if len(segs) == 2 and segs[0].startswith(b"~") and segs[1].endswith(b".html"):
+            # /gen/~<token>/<i>.html: the same page, its links under the same token, so that a
+            # test can tell its own crawl's requests in the shared request log.
+            stem = segs[1][:-5]
+            if stem.isdigit() and int(stem) < len(self.pages):
+                request.setHeader(b"content-type", b"text/html; charset=utf-8")
+                return self.pages[int(stem)].replace(b'href="/gen/',
+                                                     b'href="/gen/' + segs[0] + b"/")
         if len(segs) == 1 and segs[0].endswith(b".html"):
             stem = segs[0][:-5]
             if stem.isdigit() and int(stem) < len(self.pages):

@@ -152,6 +152,9 @@ def test_cookies_headers_links_gen(site: TestSite) -> None:
     body = fetch(site.url + "/gen/5.html")[2].decode()
     assert '<div class="item"><h2>Item 5</h2>' in body and body.count('href="/gen/') == 10
     assert fetch(site.url + "/gen/100.html")[0] == 404
+    body = fetch(site.url + "/gen/~t1/5.html")[2].decode()
+    assert '<div class="item"><h2>Item 5</h2>' in body and body.count('href="/gen/~t1/') == 10
+    assert fetch(site.url + "/gen/~t1/100.html")[0] == 404
 
 
 def _via(proxy: str) -> urllib.request.OpenerDirector:

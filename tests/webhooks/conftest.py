@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.server import Server
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.server import Server
+from tests.webhooks.server import webhook_env
 
 _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("webhooks")).start()
+    running = Server(tmp_path_factory.mktemp("webhooks"), **webhook_env()).start()
     yield running
     running.stop()
 

@@ -3,7 +3,6 @@ ones unless the server allows private targets; refusals are 422 with the offendi
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,9 @@ from engine.outbound import url_problem
 from engine.store import Store, store_url
 from engine.store.tables import deliveries
 from tests.site.fixture import TestSite
+from tests.support.server import Server
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.server import Server
+from tests.webhooks.server import webhook_env
 
 QUOTES = {"start_urls": ["http://93.184.216.34/"]}  # a public address: never fetched (run off)
 
@@ -51,10 +51,10 @@ def test_public_allowed() -> None:
 
 
 def errors_of(server: Server, key: str, body: dict[str, object]) -> dict[str, list[str]]:
-    status, headers, raw = server.call(key, "POST", "/v1/tasks", body)
-    assert status == 422, raw
-    assert headers["Content-Type"] == "application/problem+json"
-    errors: dict[str, list[str]] = json.loads(raw)["errors"]
+    response = server.call("POST", "/v1/tasks", body, key=key)
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    errors: dict[str, list[str]] = response.json["errors"]
     return errors
 
 
@@ -76,7 +76,8 @@ def test_metadata_and_link_local_urls_answer_422(server: Server, key: str) -> No
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("strict"), allow_private=False).start()
+    running = Server(tmp_path_factory.mktemp("strict"), allow_private=False,
+                     **webhook_env()).start()
     yield running
     running.stop()
 
@@ -92,9 +93,9 @@ def test_loopback_refused_without_the_setting(strict_server: Server, site: TestS
     errors = errors_of(strict_server, key, {"scheme": QUOTES, "run": False,
                                             "postback_url": "http://10.0.0.8/in"})
     assert list(errors) == ["postback_url"]
-    created = strict_server.json(key, "POST", "/v1/tasks", {
+    created = strict_server.ok("POST", "/v1/tasks", {
         "scheme": QUOTES, "run": False, "callback_url": "https://93.184.216.34/hook"},
-        expect=201)
+        201, key=key)
     assert created["callback_url"] == "https://93.184.216.34/hook"
 
 
@@ -102,7 +103,7 @@ def test_delivery_time_check_refuses_and_records(server: Server, key: str,
                                                  receiver: Receiver, data_dir: Path) -> None:
     """DNS can change after the task was created: the sender checks again before each attempt.
     Simulated with a due delivery written straight into the store."""
-    task = server.json(key, "POST", "/v1/tasks", {"scheme": QUOTES, "run": False}, expect=201)
+    task = server.ok("POST", "/v1/tasks", {"scheme": QUOTES, "run": False}, 201, key=key)
     store = Store(store_url("", server.data_dir))
     with store.begin() as conn:
         conn.execute(insert(deliveries).values(
@@ -110,7 +111,8 @@ def test_delivery_time_check_refuses_and_records(server: Server, key: str,
             kind="pingback", url="http://169.254.169.254/latest/meta-data/", attempt=1,
             state="pending", next_attempt_at=time.time()))
     store.close()
-    rows = server.wait_log(key, task["id"], lambda rows: rows and rows[0]["at"], timeout=20)
+    rows = server.wait_deliveries(task["id"], lambda rows: rows and rows[0]["at"], timeout=20,
+                                  key=key)
     assert len(rows) == 1
     assert (rows[0]["state"], rows[0]["status_code"], rows[0]["next_attempt_at"]) == (
         "failed", None, None)
