@@ -4,6 +4,7 @@ nothing or hit a limit is in `warnings`; every page shows its `error`."""
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -111,3 +112,16 @@ def test_pages_filter_by_state_still_shows_error(api: ApiServer, site: TestSite)
     task = run(api, {"start_urls": [site.abs("/status/404/"), site.abs("/links/1/")]})
     rows = api.ok("GET", f"/v1/tasks/{task['id']}/pages?state=Handled")["data"]
     assert sorted(str(row["error"]) for row in rows) == ["HTTP 404 Not Found", "None"]
+
+
+def test_cli_wait_names_failures_and_warnings_of_a_completed_run(
+        api: ApiServer, site: TestSite, tmp_path: Any) -> None:
+    scheme = tmp_path / "mixed.json"
+    scheme.write_text(json.dumps({
+        "start_urls": [site.abs("/links/1/"), site.abs("/status/404/")],
+        "item": {"fields": [{"name": "isbn", "selector": "CSS: span.isbn"}]},
+        "politeness": POLITE, "request": NO_RETRY}))
+    done = api.cli("run", str(scheme), "--wait", "--url", api.url, "--key", api.keys["alice"],
+                   "-o", str(tmp_path / "out.jsonl"))
+    assert "completed with failed pages: http_404 1" in done.stderr, done.stderr
+    assert "warning: field isbn (CSS: span.isbn) matched nothing on 1 page" in done.stderr
