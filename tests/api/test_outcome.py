@@ -122,6 +122,7 @@ def test_cli_wait_names_failures_and_warnings_of_a_completed_run(
         "item": {"fields": [{"name": "isbn", "selector": "CSS: span.isbn"}]},
         "politeness": POLITE, "request": NO_RETRY}))
     done = api.cli("run", str(scheme), "--wait", "--url", api.url, "--key", api.keys["alice"],
-                   "-o", str(tmp_path / "out.jsonl"))
+                   "-o", str(tmp_path / "out.csv"), check=False)
+    assert done.returncode == 0, done.stderr
     assert "completed with failed pages: http_404 1" in done.stderr, done.stderr
     assert "warning: field isbn (CSS: span.isbn) matched nothing on 1 page" in done.stderr
