@@ -178,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
     if task["status"] != "completed":
         print(f"task {task['id']} ended {task['status']}: {task['error'] or ''}", file=sys.stderr)
         return 1
+    if task.get("failures"):
+        counts = ", ".join(f"{key} {n}" for key, n in sorted(task["failures"].items()))
+        print(f"task {task['id']} completed with failed pages: {counts}", file=sys.stderr)
+    for warning in task.get("warnings") or ():
+        print(f"warning: {warning}", file=sys.stderr)
     output = Path(args.output or f"{task['id']}.{scheme.get('formats', ['jsonl'])[0]}")
     fmt = output.suffix.lstrip(".") or "jsonl"
     output.write_bytes(client.call("GET", f"/v1/tasks/{task['id']}/store?format={fmt}"))

@@ -16,10 +16,22 @@ NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_INT = {"type": ["integer", "null"]}
 STAMP = {"type": ["string", "null"], "format": "date-time"}
 
+FAILURES = {
+    "type": "object",
+    "description": "failed pages of the run counted by reason: http_<code> (a final response "
+                   "not 2xx or 304, e.g. http_404), dns, connection (refused, reset, lost), "
+                   "timeout, tls, robots (refused by robots.txt), refused (by the outbound "
+                   "rules), gates_exhausted (every proxy or direct gate failed), other; "
+                   "empty when none failed",
+    "propertyNames": {"pattern": "^(http_[1-5][0-9][0-9]|dns|connection|timeout|tls|robots|"
+                                 "refused|gates_exhausted|other)$"},
+    "additionalProperties": {"type": "integer", "minimum": 1},
+}
 TASK: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "name", "tag", "status", "payload_id", "requests", "pages", "items",
-                 "file_size", "progress", "error", "created_at", "started_at", "ended_at",
+    "required": ["id", "name", "tag", "status", "kind", "run_id", "payload_id", "requests",
+                 "pages", "items", "file_size", "progress", "error", "failures", "warnings",
+                 "created_at", "started_at", "ended_at",
                  "updated_at", "elapsed", "results", "collected", "callback_url",
                  "pingback_url", "postback_url"],
     "properties": {
@@ -28,6 +40,9 @@ TASK: dict[str, Any] = {
         "tag": NULLABLE_STR,
         "status": {"enum": ["initialized", "queued", "running", "cancelled", "completed",
                             "error"]},
+        "kind": {"enum": ["task", "job"],
+                 "description": "a crawl task, or an interactive job (/api/v2)"},
+        "run_id": {**NULLABLE_STR, "description": "the latest run; null before the first"},
         "payload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
         "requests": NULLABLE_INT,
         "pages": NULLABLE_INT,
@@ -35,7 +50,14 @@ TASK: dict[str, Any] = {
         "file_size": NULLABLE_INT,
         "progress": {"type": "object", "required": ["done", "queued", "failed"],
                      "properties": {k: {"type": "integer"} for k in ("done", "queued", "failed")}},
-        "error": NULLABLE_STR,
+        "error": {**NULLABLE_STR, "description":
+                  "why the run ended `error`; a task run in which no page succeeded is one, "
+                  "e.g. `all 1 start URLs failed: connection refused`"},
+        "failures": FAILURES,
+        "warnings": {"type": "array", "items": {"type": "string"}, "description":
+                     "an item selector or field that matched nothing on any page, a limit "
+                     "(limits.max_pages, max_items, timeout_s) reached, detail pages still "
+                     "pending when the crawl closed"},
         "created_at": {"type": "string", "format": "date-time"},
         "started_at": STAMP,
         "ended_at": STAMP,
@@ -68,10 +90,13 @@ PROBLEM = {
 }
 PAGE = {
     "type": "object",
-    "required": ["id", "url", "state", "depth", "parent_id", "http_status"],
+    "required": ["id", "url", "state", "depth", "parent_id", "http_status", "error"],
     "properties": {"id": {"type": "string"}, "url": {"type": "string"},
                    "state": {"type": "string"}, "depth": {"type": "integer"},
-                   "parent_id": NULLABLE_STR, "http_status": NULLABLE_INT},
+                   "parent_id": NULLABLE_STR, "http_status": NULLABLE_INT,
+                   "error": {**NULLABLE_STR, "description": "why the page failed (e.g. "
+                             "`HTTP 404 Not Found`, `ConnectionRefusedError: ...`); null on "
+                             "success"}},
 }
 READY = {
     "type": "object",

@@ -11,6 +11,7 @@ from typing import Any
 
 from control_api import results
 from control_api.errors import Conflict, TaskNotFound
+from engine.outcome import page_error
 from engine.store import Row, Store, runs
 from engine.store import pages as page_queries
 from engine.store import tasks as task_queries
@@ -67,6 +68,8 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         "name": row["name"],
         "tag": row["tag"],
         "status": status,
+        "kind": "job" if row["kind"] == "job" else "task",  # the store's "crawl" is a task
+        "run_id": row["run_id"],
         "payload_id": row["payload_id"],
         "requests": row["run_requests"],
         "pages": row["run_pages"],
@@ -75,6 +78,8 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         "progress": {"done": row["run_pages"] or 0, "queued": row["run_queued"] or 0,
                      "failed": row["run_failed"] or 0},
         "error": row["run_error"],
+        "failures": row["run_failures"] or {},
+        "warnings": row["run_warnings"] or [],
         "created_at": iso(row["created_at"]),
         "started_at": iso(started),
         "ended_at": iso(ended),
@@ -153,5 +158,6 @@ def list_pages(store: Store, tenant_id: str, task_id: str, *, state: str | None,
     order, and the cursors of the next and previous pages (a crawl task: its latest run's)."""
     row = get(store, tenant_id, task_id)
     run_id = row["run_id"] if row["run_id"] and row["kind"] == "crawl" else None
-    return page_queries.list_page(store, task_id, run_id=run_id, state=state, take=take,
-                                  start=start)
+    rows, following, previous = page_queries.list_page(store, task_id, run_id=run_id,
+                                                       state=state, take=take, start=start)
+    return [{**r, "error": page_error(r)} for r in rows], following, previous

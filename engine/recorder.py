@@ -23,7 +23,9 @@ from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
 from engine.jobs import is_job
+from engine.outcome import Outcome
 from engine.results import render_all
+from engine.run_warnings import ExtractionWatch, run_warnings
 from engine.scheme import Scheme
 from engine.signals import page_finished
 from engine.store import Row, Store, runs, store_url
@@ -32,12 +34,15 @@ from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
 logger = logging.getLogger(__name__)
 
 
-def run_status(reason: str, cancel_requested: bool) -> tuple[str, str | None]:
-    """A run's final status and error from Scrapy's close reason."""
+def run_status(reason: str, cancel_requested: bool,
+               outcome: Outcome | None = None) -> tuple[str, str | None]:
+    """A run's final status and error from Scrapy's close reason and, for a crawl (an
+    `outcome` given; not an interactive job), its pages: none succeeded is an error."""
     if cancel_requested or reason == "cancelled":
         return CANCELLED, None
     if reason == "finished" or reason.startswith("closespider_"):
-        return COMPLETED, None
+        all_failed = outcome.all_failed() if outcome is not None else None
+        return (ERROR, all_failed) if all_failed else (COMPLETED, None)
     if reason == "shutdown":
         return ERROR, "the crawl process was shut down before the crawl finished"
     return ERROR, f"the crawl ended with reason {reason!r}"
@@ -57,6 +62,7 @@ class StoreRecorder:
         self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
                                               "item_rows": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
+        self.outcome = Outcome()
         self.flushing: Deferred[Any] | None = None
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
@@ -95,6 +101,7 @@ class StoreRecorder:
             {"page_id": page["id"], "attempt": i, "info": info} for i, info in enumerate(attempts)
         )
         self.counts["pages"] += 1
+        self.outcome.add(page)
         self.counts["requests"] += sum(1 for a in attempts if a["IsSuccess"])
         if not (attempts and attempts[-1]["IsSuccess"]):
             self.counts["failed"] += 1
@@ -125,10 +132,23 @@ class StoreRecorder:
         self.buffers = {name: [] for name in self.buffers}
         spider = self.crawler.spider
         queued = max(0, getattr(spider, "pages_requested", 0) - self.counts["pages"])
-        batch["progress"] = {**self.counts, "queued": queued, "heartbeat_at": time.time()}
+        batch["progress"] = {**self.counts, "queued": queued, "heartbeat_at": time.time(),
+                             "failures": dict(self.outcome.failures),
+                             "warnings": self._warnings()}
         batch["run_id"] = self.run_id
         batch["update_pages"] = self.update_pages
         return batch
+
+    def _warnings(self, close_reason: str | None = None) -> list[str]:
+        spider = self.crawler.spider
+        scheme = getattr(spider, "scheme", None)
+        if self.update_pages or not isinstance(scheme, Scheme):  # a job: nothing to extract
+            return []
+        return run_warnings(
+            scheme, getattr(spider, "watch", None) or ExtractionWatch(),
+            max_pages_reached=bool(getattr(spider, "max_pages_reached", False)),
+            close_reason=close_reason,
+            pending_details=len(getattr(spider, "details", ())) if close_reason else 0)
 
     def flush(self) -> Deferred[Any]:
         """Write what is buffered in a thread; one flush at a time, the next tick takes the rest."""
@@ -160,11 +180,13 @@ class StoreRecorder:
         if self.flushing is not None:
             await maybe_deferred_to_future(self.flushing)
         batch = self._take()
+        batch["progress"]["warnings"] = self._warnings(reason)
         run = self.store.get_run(self.run_id)
         final: tuple[str, str | None] | None = None
         # A run cancelled or deleted by the API meanwhile keeps its data and its status.
         if run is not None and run["status"] in ACTIVE_STATUSES:
-            final = run_status(reason, run["cancel_requested"])
+            final = run_status(reason, run["cancel_requested"],
+                               None if self.update_pages else self.outcome)
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
             batch["progress"]["queued"] = 0
         try:

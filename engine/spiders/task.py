@@ -26,6 +26,7 @@ from engine.extraction import extract_fields, extract_items, extract_links
 from engine.ids import new_id
 from engine.jobs import configure_job, is_job
 from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
+from engine.run_warnings import ExtractionWatch
 from engine.scheme import Scheme, parse_scheme
 from engine.store import Store, store_url
 from engine.task_settings import apply_scheme
@@ -69,6 +70,8 @@ class TaskSpider(Spider):
         self.details = DetailJoin()
         self.seen: set[str] = set()
         self.pages_requested = 0
+        self.max_pages_reached = False  # a page was left out for limits.max_pages
+        self.watch = ExtractionWatch()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TaskSpider:
@@ -104,7 +107,10 @@ class TaskSpider(Spider):
         """A new download task, unless its URL was seen or the page budget is spent. A detail
         page (`detail` names the field it is for) is seen apart from listing pages."""
         key = (f"detail {detail} " if detail else "") + canonicalize_url(url)
-        if key in self.seen or self.pages_requested >= self.scheme.limits.max_pages:
+        if key in self.seen:
+            return None
+        if self.pages_requested >= self.scheme.limits.max_pages:
+            self.max_pages_reached = True
             return None
         self.seen.add(key)
         self.pages_requested += 1
@@ -129,7 +135,9 @@ class TaskSpider(Spider):
             self.logger.info("not HTML or XML, nothing to extract: %s", response.url)
             return
         meta = response.meta
+        self.watch.page()
         for item, links in extract_items(response.selector, self.scheme.item, response.url):
+            self.watch.item(item)
             ready, to_fetch = self.details.add(item, links)
             for link in to_fetch:
                 request = self._request(link.url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],

@@ -19,7 +19,7 @@ def list_page(store: Store, task_id: str, *, run_id: str | None, state: str | No
     """One page of the task's download tasks (of run `run_id` only, when given) from the cursor
     `start` (a page id, inclusive), in creation order, and the next and previous cursors."""
     query = select(pages.c.id, pages.c.url, pages.c.state, pages.c.depth, pages.c.parent_id,
-                   pages.c.http_status).where(pages.c.task_id == task_id)
+                   pages.c.http_status, pages.c.error).where(pages.c.task_id == task_id)
     if run_id is not None:
         query = query.where(pages.c.run_id == run_id)
     if state:

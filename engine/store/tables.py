@@ -84,6 +84,10 @@ runs = Table(
     Column("started_at", Float),
     Column("ended_at", Float),
     Column("heartbeat_at", Float),
+    # The outcome (engine/outcome.py), written with the counters: failed pages counted by
+    # reason ({"http_404": 3, "dns": 1}) and warnings (a list of sentences).
+    Column("failures", JSON),
+    Column("warnings", JSON),
 )
 
 # Download tasks: one per page a run asked for, with the outcome of its last attempt.

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "items",
                "started_at", "ended_at", "heartbeat_at", "cancel_requested", "launcher",
-               "handle")
+               "handle", "failures", "warnings")
 
 
 def _joined() -> Select[Any]:
