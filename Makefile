@@ -16,6 +16,6 @@ serve: install
 test: install
 	$(VENV)/bin/ruff check engine control_api tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 .PHONY: install serve test
