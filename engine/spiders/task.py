@@ -21,11 +21,11 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from engine.cookies import use_bundled_suffix_list
-from engine.details import DetailJoin
-from engine.extraction import extract_fields, extract_items, extract_links
+from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
+from engine.extensions.jobs import configure_job, is_job
+from engine.extraction.details import DetailJoin
+from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.ids import new_id
-from engine.jobs import configure_job, is_job
-from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.scheme import Scheme, parse_scheme
 from engine.store import Store, store_url
 from engine.task_settings import apply_scheme
@@ -76,7 +76,7 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
-        if is_job(crawler.settings):  # its pages come from the store (engine/jobs.py)
+        if is_job(crawler.settings):  # its pages come from the store (engine/extensions/jobs.py)
             configure_job(crawler.settings)
         use_bundled_suffix_list()
         if run_id:

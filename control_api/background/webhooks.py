@@ -24,10 +24,11 @@ from twisted.python.failure import Failure
 from twisted.web.client import HTTPConnectionPool, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 
-from control_api import deliveries, results
+from control_api import results
+from control_api.background import deliveries
+from control_api.background.safe_http import safe_agent
 from control_api.config import Config
 from control_api.keys import webhook_secret
-from control_api.safe_http import safe_agent
 from engine import outbound
 from engine.scheme import Scheme
 from engine.store import Row, Store

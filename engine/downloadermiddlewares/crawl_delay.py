@@ -23,7 +23,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
-from engine.downloadinfo import CRAWL_DELAY
+from engine.downloadermiddlewares.downloadinfo import CRAWL_DELAY
 
 logger = logging.getLogger(__name__)
 

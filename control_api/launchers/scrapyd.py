@@ -31,7 +31,7 @@ import treq
 from twisted.internet import defer, task, threads
 
 from control_api.config import Config
-from control_api.launcher import settle
+from control_api.launchers.local import settle
 from engine.store import Row, Store, runs
 from engine.store.runs import claim, requeue
 

@@ -15,15 +15,17 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException
 
-from control_api import deliveries, openapi, results
-from control_api import tasks as q
+from control_api import results
+from control_api.background import deliveries
 from control_api.config import Config
-from control_api.errors import ApiError, BadRequest, Unauthorized, problem
-from control_api.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.keys import Principal, authenticate, webhook_secret
-from control_api.launcher import Launcher
-from control_api.ratelimit import RateLimiter
-from engine.pages import STATES
+from control_api.launchers.local import Launcher
+from control_api.web import openapi
+from control_api.web import task_view as q
+from control_api.web.errors import ApiError, BadRequest, Unauthorized, problem
+from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
+from control_api.web.ratelimit import RateLimiter
+from engine.downloadermiddlewares.pages import STATES
 from engine.scheme import FORMATS, Format, Scheme, Url
 from engine.store import Store
 from engine.store.status import TASK_STATUSES

@@ -1,13 +1,13 @@
-"""The OpenAPI description of `/api/v2` (control_api/interactive.py), merged into the spec
-that control_api/openapi.py serves."""
+"""The OpenAPI description of `/api/v2` (control_api/web/interactive.py), merged into the spec
+that control_api/web/openapi.py serves."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-from control_api.jobconfig import JobConfig
-from engine.pages import STATES
+from control_api.web.jobconfig import JobConfig
+from engine.downloadermiddlewares.pages import STATES
 
 NULLABLE_STR = {"type": ["string", "null"]}
 NAME_VALUES = {"type": "object", "required": ["Name", "Values"],
@@ -69,7 +69,7 @@ SCRAPED = {"type": "array", "items": {
                    "values": {"type": "array", "items": {"type": "string"}}}}}
 
 
-# Any request may answer these, before it reaches its endpoint (control_api/routing.py and
+# Any request may answer these, before it reaches its endpoint (control_api/web/routing.py and
 # channel.py): a URL that is not UTF-8 or holds a NUL, a request line or headers too long.
 ANY_REQUEST = (400, 414, 431)
 

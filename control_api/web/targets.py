@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from control_api.errors import Unprocessable
+from control_api.web.errors import Unprocessable
 from engine.outbound import host_problem, scheme_problem
 
 RESOLVE_WORKERS = 16

@@ -10,12 +10,13 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
+from engine.extraction.selectors import parse_selector
 from engine.scheme import FieldRule, Filter, ItemRule
-from engine.selectors import parse_selector
 
 _URL_ATTRS = {"href", "src"}
 # Links that are no page to download. Other schemes (file:, data:, ftp:, ...) are kept: a
-# stored run's guard refuses them and records why on their page (engine/guard.py).
+# stored run's guard refuses them and records why on their page
+# (engine/downloadermiddlewares/guard.py).
 _NOT_PAGES = ("javascript:", "mailto:", "tel:", "#")
 _WHITESPACE = re.compile(r"\s+")
 

@@ -22,7 +22,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
-from engine.jobs import is_job
+from engine.extensions.jobs import is_job
 from engine.results import render_all
 from engine.scheme import Scheme
 from engine.signals import page_finished

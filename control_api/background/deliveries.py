@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from control_api import results
-from control_api import tasks as q
+from control_api.web import task_view as q
 from engine.store import Row, Store
 from engine.store import deliveries as delivery_store
 from engine.store.deliveries import claim_due

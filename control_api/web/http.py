@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from twisted.web.iweb import IRequest
 
-from control_api.errors import BadRequest, PayloadTooLarge, Unprocessable
+from control_api.web.errors import BadRequest, PayloadTooLarge, Unprocessable
 from engine.scheme import error_path, validation_errors
 
 M = TypeVar("M", bound=BaseModel)

@@ -8,7 +8,7 @@ import json
 from functools import cache
 from typing import Any
 
-from control_api import openapi_v2
+from control_api.web import openapi_v2
 from engine.scheme import Scheme
 
 NULLABLE_STR = {"type": ["string", "null"]}

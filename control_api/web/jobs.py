@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from control_api.errors import NotFound
+from control_api.web.errors import NotFound
 from engine.store import Row, Store
 from engine.store import jobs as job_store
 from engine.store.jobs import JOB, crawl, normalize, resume, run_finished, start

@@ -37,7 +37,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
 
-from engine.pages import GatesExhausted
+from engine.downloadermiddlewares.pages import GatesExhausted
 
 GATE = "cp_gate"  # index of the gate the request goes through
 TRIED = "cp_gates_failed"  # indexes of the gates that failed for this request

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from control_api.errors import RateLimited
+from control_api.web.errors import RateLimited
 
 
 class RateLimiter:

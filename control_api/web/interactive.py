@@ -22,17 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from control_api import jobs
-from control_api.api import TaskAPI, defer, share_problem_handlers
-from control_api.errors import ApiError, BadRequest, NotFound, Unprocessable
-from control_api.http import query_arg, read_json, send_json, validate
-from control_api.jobconfig import JobConfig
-from engine.extraction import node_value
-from engine.jobs import NUDGE
+from control_api.web import jobs
+from control_api.web.errors import ApiError, BadRequest, NotFound, Unprocessable
+from control_api.web.http import query_arg, read_json, send_json, validate
+from control_api.web.jobconfig import JobConfig
+from control_api.web.task_api import TaskAPI, defer, share_problem_handlers
+from engine.downloadermiddlewares.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
+from engine.extensions.jobs import NUDGE
+from engine.extraction.items import node_value
+from engine.extraction.selectors import SelectorSyntaxError, parse_selector
 from engine.outbound import scheme_problem
-from engine.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
 from engine.scheme import FieldRule, validation_errors
-from engine.selectors import SelectorSyntaxError, parse_selector
 from engine.store import ACTIVE_STATUSES, Row
 
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
@@ -187,7 +187,7 @@ class InteractiveAPI:
 
     def _work_for(self, run: Row) -> None:
         """New download tasks for `run`: the launcher starts it when it is queued; a running
-        crawl process of this server is nudged to take them at once (engine/jobs.py)."""
+        crawl process of this server is nudged to take them at once (engine/extensions/jobs.py)."""
         if run["status"] == "queued":
             self.launcher.kick()
             return

@@ -19,7 +19,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from engine.downloadinfo import ATTEMPTS
+from engine.downloadermiddlewares.downloadinfo import ATTEMPTS
 from engine.signals import page_finished
 
 PAGE_ID = "cp_page_id"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from control_api import results
-from control_api.errors import Conflict, TaskNotFound
+from control_api.web.errors import Conflict, TaskNotFound
 from engine.store import Row, Store, runs
 from engine.store import pages as page_queries
 from engine.store import tasks as task_queries

@@ -28,7 +28,7 @@ from twisted.internet import task, threads
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
+from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.signals import page_finished
 from engine.store import Row, Store, jobpages, store_url
 

@@ -15,7 +15,7 @@ from typing import Any
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
-from control_api.errors import problem
+from control_api.web.errors import problem
 
 DRAIN_SECONDS = 10  # how long a refused client may keep sending before it is cut off
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.extraction import FollowLink
+from engine.extraction.items import FollowLink
 from engine.scheme import FieldRule
 
 

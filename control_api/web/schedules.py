@@ -32,11 +32,11 @@ from twisted.internet import task, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
-from control_api.api import CreateTask, TaskAPI, defer, share_problem_handlers
-from control_api.errors import NotFound, Unprocessable
-from control_api.http import read_json, send_json, validate
-from control_api.launcher import Launcher
-from control_api.tasks import iso
+from control_api.launchers.local import Launcher
+from control_api.web.errors import NotFound, Unprocessable
+from control_api.web.http import read_json, send_json, validate
+from control_api.web.task_api import CreateTask, TaskAPI, defer, share_problem_handlers
+from control_api.web.task_view import iso
 from engine.ids import new_id
 from engine.scheme import Scheme
 from engine.store import Row, Store

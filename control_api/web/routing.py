@@ -12,8 +12,8 @@ from __future__ import annotations
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from control_api.errors import ApiError, BadRequest, NotFound
-from control_api.http import send_json
+from control_api.web.errors import ApiError, BadRequest, NotFound
+from control_api.web.http import send_json
 
 
 class PrefixRouter(Resource):
