@@ -26,12 +26,16 @@ class Server:
     def __init__(self, config: Config, reactor: Any | None = None):
         from twisted.internet import reactor as default_reactor
 
+        from control_api.background.scheduler import Scheduler
         from control_api.background.sweeps import Reaper
         from control_api.background.webhooks import WebhookSender
-        from control_api.launchers.local import Launcher, LocalLauncher
+        from control_api.launchers.base import Launcher
+        from control_api.launchers.local import LocalLauncher
         from control_api.web import targets
+        from control_api.web.auth import Auth
+        from control_api.web.context import ApiContext
         from control_api.web.interactive import InteractiveAPI
-        from control_api.web.schedules import ScheduleAPI, Scheduler
+        from control_api.web.schedules import ScheduleAPI
         from control_api.web.task_api import TaskAPI
         from engine.store import Store
 
@@ -48,16 +52,18 @@ class Server:
             self.launcher = ScrapydLauncher(self.store, config, self.reactor, self.run_finished)
         else:
             self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
-        # Outbound safety for crawl targets and webhook URLs, then webhooks after each run.
-        self.api = TaskAPI(self.store, config, self.launcher,
-                           target_check=targets.target_check(config.allow_private_targets))
-        self.interactive = InteractiveAPI(self.api)
+        # What the three Klein apps share: one authentication (with its rate limits) and the
+        # outbound safety check of crawl targets and webhook URLs.
+        self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
+                                  target_check=targets.target_check(config.allow_private_targets))
+        self.api = TaskAPI(self.context)
+        self.interactive = InteractiveAPI(self.context)
         self.finished_hooks.append(self.interactive.run_finished)
         self.webhooks = WebhookSender(self.store, config, self.reactor)
         self.finished_hooks.append(self.webhooks.run_finished)
         # Scheduled crawls (control_api/web/schedules.py): /v1/schedules, fired on the
         # reactor's clock.
-        self.schedules = ScheduleAPI(self.api, self.reactor)
+        self.schedules = ScheduleAPI(self.context, self.reactor)
         self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
         self.reaper = Reaper(self.store, config.stale_after, self.reactor, self.run_finished)
 

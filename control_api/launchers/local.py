@@ -1,8 +1,5 @@
-"""Launchers run queued runs somewhere else than the API's reactor (DESIGN.md decision 1).
-
-The store is the queue: a launcher claims queued runs atomically, so runs queued while the
-server was down start when it is back, and two servers never start the same run.
-"""
+"""The local launcher: crawls in child processes of the server, one run per process, with a
+warm idle worker ready (DESIGN.md decision 1; the contract is in launchers/base.py)."""
 
 from __future__ import annotations
 
@@ -13,39 +10,24 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from contextlib import suppress
+from typing import Any
 
 from twisted.internet import protocol, task, threads
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
 from control_api.config import Config
+from control_api.launchers.base import Launcher, settle
+from engine.extensions.jobs import NUDGE
 from engine.store import Row, Store, runs
 from engine.store.runs import claim
-from engine.store.status import ERROR
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
 WARM_DELAY = 0.5  # seconds after a launch before a new warm worker is started
 
 
-class Launcher(Protocol):
-    """Starts queued runs and stops them when asked."""
-
-    name: str
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def kick(self) -> None:
-        """New work was queued: look for it now rather than at the next poll."""
-    def cancel(self, run: Row) -> None: ...
-
-
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
-
-
-def settle(store: Store, run_id: str, error: str) -> None:
-    """A run's process is gone: a run it left active ends as an error with the reason."""
-    runs.finish(store, run_id, ERROR, error)
 
 
 def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
@@ -238,6 +220,18 @@ class LocalLauncher:
             time_.callLater(KILL_AFTER, self._kill, run["id"], worker)
         elif pid:
             os.kill(pid, signal.SIGTERM)
+
+    def nudge(self, run: Row) -> None:
+        """A queued run starts; a running crawl process of this server takes its new work at
+        once (engine/extensions/jobs.py polls on NUDGE), others poll the store anyway."""
+        if run["status"] == "queued":
+            self.kick()
+            return
+        handle = str(run.get("handle") or "")
+        if (NUDGE is not None and run["status"] == "running"
+                and run.get("launcher") == self.name and handle.isdigit()):
+            with suppress(OSError):  # gone meanwhile: its successor polls anyway
+                os.kill(int(handle), NUDGE)
 
     def _kill(self, run_id: str, worker: Worker) -> None:
         if self.running.get(run_id) is worker:

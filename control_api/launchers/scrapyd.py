@@ -31,7 +31,7 @@ import treq
 from twisted.internet import defer, task, threads
 
 from control_api.config import Config
-from control_api.launchers.local import settle
+from control_api.launchers.base import settle
 from engine.store import Row, Store, runs
 from engine.store.runs import claim, requeue
 
@@ -273,6 +273,11 @@ class ScrapydLauncher:
         if self.config.allow_private_targets:  # the crawl follows the server's outbound rules
             params.append(("setting", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS=True"))
         return params
+
+    def nudge(self, run: Row) -> None:
+        """A queued run is placed now; a running job polls the store for its new work."""
+        if run["status"] == "queued":
+            self.kick()
 
     # -- cancelling -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Domain exceptions and their RFC 9457 problem+json form, mapped in one place (api.py)."""
+"""Domain exceptions and their RFC 9457 problem+json form, mapped in one place (web/problems.py)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,8 @@ work from the page cache (the stored body) and never make a request of their own
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urljoin
 
@@ -23,12 +21,13 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from control_api.web import jobs
+from control_api.web.context import ApiContext
 from control_api.web.errors import ApiError, BadRequest, NotFound, Unprocessable
 from control_api.web.http import query_arg, read_json, send_json, validate
 from control_api.web.jobconfig import JobConfig
-from control_api.web.task_api import TaskAPI, defer, share_problem_handlers
+from control_api.web.offload import in_thread
+from control_api.web.problems import map_problems
 from engine.downloadermiddlewares.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
-from engine.extensions.jobs import NUDGE
 from engine.extraction.items import node_value
 from engine.extraction.selectors import SelectorSyntaxError, parse_selector
 from engine.outbound import scheme_problem
@@ -74,16 +73,15 @@ class Pending(Exception):
 class InteractiveAPI:
     app = Klein()
 
-    def __init__(self, tasks: TaskAPI):
-        # The task API's store, launcher, settings, authentication and rate limits.
-        self.tasks = tasks
-        self.store = tasks.store
-        self.launcher = tasks.launcher
+    def __init__(self, ctx: ApiContext):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.launcher = ctx.launcher
 
     def run_finished(self, run_id: str) -> Any:
         """A server hook after each run: a job whose crawl went idle while work was arriving
         gets a new run."""
-        d = defer(jobs.run_finished, self.store, run_id)
+        d = in_thread(jobs.run_finished, self.store, run_id)
         d.addCallback(lambda queued: self.launcher.kick() if queued else None)
         return d
 
@@ -101,57 +99,56 @@ class InteractiveAPI:
 
     @app.route("/api/v2/jobs/<job_name>/start", methods=["POST"])
     async def start_job(self, request: IRequest, job_name: str) -> bytes:
-        who = await self.tasks.principal(request)
+        who = await self.ctx.auth.principal(request)
         if not job_name.strip() or len(job_name) > MAX_JOB_NAME:
             raise BadRequest(f"a job name has 1 to {MAX_JOB_NAME} characters")
-        config = validate(JobConfig, read_json(request, self.tasks.config.body_limit))
+        config = validate(JobConfig, read_json(request, self.ctx.config.body_limit))
         try:
             scheme = config.scheme()
         except ValidationError as exc:
             raise Unprocessable(validation_errors(exc, "scheme")) from None
-        if self.tasks.target_check is not None:
-            await defer(self.tasks.target_check, _SchemeBody(scheme))
-        created, stopped, run = await defer(jobs.start, self.store, who.tenant_id, job_name,
+        await self.ctx.check_targets(_SchemeBody(scheme))
+        created, stopped, run = await in_thread(jobs.start, self.store, who.tenant_id, job_name,
                                             scheme, config.from_scratch)
         if stopped is not None:
             self.launcher.cancel(stopped)
-        self._work_for(run)
+        self.launcher.nudge(run)
         return send_json(request, created)
 
     # -- download tasks ------------------------------------------------------------------
 
     @app.route("/api/v2/tasks/<task_id>/crawl", methods=["GET"])
     async def crawl(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.tasks.principal(request)
+        who = await self.ctx.auth.principal(request)
         query = _selector(query_arg(request, "selector"), "selector")
         attribute = query_arg(request, "attributeName") or "href"
         page = await self._downloaded(who.tenant_id, task_id)
-        urls: list[str] = await defer(_links, page, query, attribute)
-        found, run = await defer(jobs.crawl, self.store, page, urls)
+        urls: list[str] = await in_thread(_links, page, query, attribute)
+        found, run = await in_thread(jobs.crawl, self.store, page, urls)
         if run is not None:
-            self._work_for(run)
+            self.launcher.nudge(run)
         return send_json(request, found)
 
     @app.route("/api/v2/tasks/<task_id>/scrape", methods=["GET"])
     async def scrape(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.tasks.principal(request)
+        who = await self.ctx.auth.principal(request)
         param = ScrapeParam(name="value", selector=_selector(query_arg(request, "selector"),
                                                              "selector"),
                             attributeName=query_arg(request, "attributeName") or None)
         page = await self._downloaded(who.tenant_id, task_id)
-        values: list[dict[str, Any]] = await defer(_scrape, page, [param])
+        values: list[dict[str, Any]] = await in_thread(_scrape, page, [param])
         return send_json(request, values[0]["values"])
 
     @app.route("/api/v2/tasks/<task_id>/scrape-multiple", methods=["GET"])
     async def scrape_multiple(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.tasks.principal(request)
+        who = await self.ctx.auth.principal(request)
         return await self._scrape_multiple(request, who.tenant_id, task_id,
                                            _query_params(request))
 
     @app.route("/api/v2/tasks/<task_id>/scrape-multiple", methods=["POST"])
     async def scrape_multiple_post(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.tasks.principal(request)
-        body = read_json(request, self.tasks.config.body_limit)
+        who = await self.ctx.auth.principal(request)
+        body = read_json(request, self.ctx.config.body_limit)
         if isinstance(body, dict) and "scrapeParams" in body:
             body = body["scrapeParams"]
         try:
@@ -168,12 +165,12 @@ class InteractiveAPI:
         for i, param in enumerate(params):
             _selector(param.selector, f"scrapeParams[{i}].selector")
         page = await self._downloaded(tenant_id, task_id)
-        return send_json(request, await defer(_scrape, page, params))
+        return send_json(request, await in_thread(_scrape, page, params))
 
     @app.route("/api/v2/tasks/<task_id>/info", methods=["GET"])
     async def info(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.tasks.principal(request)
-        page = await defer(jobs.download_task, self.store, who.tenant_id, task_id, infos=True)
+        who = await self.ctx.auth.principal(request)
+        page = await in_thread(jobs.download_task, self.store, who.tenant_id, task_id, infos=True)
         await self._resume(page)
         attempts = page["infos"]
         return send_json(request, {
@@ -185,28 +182,15 @@ class InteractiveAPI:
             "IntermedResults": attempts[:-1],
         })
 
-    def _work_for(self, run: Row) -> None:
-        """New download tasks for `run`: the launcher starts it when it is queued; a running
-        crawl process of this server is nudged to take them at once (engine/extensions/jobs.py)."""
-        if run["status"] == "queued":
-            self.launcher.kick()
-            return
-        local = getattr(self.launcher, "name", "").startswith("local:")
-        handle = str(run.get("handle") or "")
-        if (NUDGE is not None and local and run["status"] == "running"
-                and run.get("launcher") == self.launcher.name and handle.isdigit()):
-            with suppress(OSError):  # gone meanwhile: its successor polls anyway
-                os.kill(int(handle), NUDGE)
-
     async def _resume(self, page: Row) -> None:
         """A page that waits for a job with no active run gets one (the client asks for it)."""
         if page["state"] in (CREATED, IN_PROGRESS) and page["run_status"] not in ACTIVE_STATUSES:
-            if await defer(jobs.resume, self.store, page["task_id"]):
+            if await in_thread(jobs.resume, self.store, page["task_id"]):
                 self.launcher.kick()
 
     async def _downloaded(self, tenant_id: str, page_id: str) -> Row:
         """The page with its cached body, once it was downloaded as HTML or XML."""
-        page: Row = await defer(jobs.download_task, self.store, tenant_id, page_id, body=True)
+        page: Row = await in_thread(jobs.download_task, self.store, tenant_id, page_id, body=True)
         state = page["state"]
         if state in (CREATED, IN_PROGRESS):
             await self._resume(page)
@@ -306,4 +290,4 @@ def _links(page: Row, selector_text: str, attribute: str) -> list[str]:
     return [link for link in links if scheme_problem(link) is None]
 
 
-share_problem_handlers(InteractiveAPI.app)
+map_problems(InteractiveAPI.app)
