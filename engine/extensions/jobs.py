@@ -30,7 +30,8 @@ from twisted.python.failure import Failure
 
 from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.signals import page_finished
-from engine.store import Row, Store, jobpages, store_url
+from engine.store import Row, Store, jobpages
+from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
 JOB = "job"
@@ -87,8 +88,7 @@ class JobFeeder:
         run_id, task_id = settings.get("CRAWLPLANE_RUN_ID"), settings.get("CRAWLPLANE_TASK_ID")
         if not (is_job(settings) and run_id and task_id):
             raise NotConfigured("not an interactive job")
-        url = store_url(settings.get("CRAWLPLANE_STORE_URL"), settings.get("CRAWLPLANE_DATA_DIR"))
-        return cls(crawler, Store(url, migrate=False), task_id, run_id)
+        return cls(crawler, crawl_store(crawler), task_id, run_id)
 
     def spider_opened(self, spider: Spider) -> None:
         d = threads.deferToThread(self._release_orphans)
@@ -161,6 +161,5 @@ class JobFeeder:
     def spider_closed(self, spider: Spider) -> Deferred[Any]:
         if self.loop.running:
             self.loop.stop()
-        d = self.polling or succeed(None)
-        d.addBoth(lambda _: self.store.close())
-        return d
+        # The store stays open for the recorder's last writes (engine/store_access.py).
+        return self.polling or succeed(None)

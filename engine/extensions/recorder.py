@@ -26,8 +26,9 @@ from engine.extensions.jobs import is_job
 from engine.results import render_all
 from engine.scheme import Scheme
 from engine.signals import page_finished
-from engine.store import Row, Store, runs, store_url
+from engine.store import Row, Store, runs
 from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
+from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class StoreRecorder:
         run_id = settings.get("CRAWLPLANE_RUN_ID")
         if not run_id:
             raise NotConfigured("not a stored run")
-        url = store_url(settings.get("CRAWLPLANE_STORE_URL"), settings.get("CRAWLPLANE_DATA_DIR"))
-        return cls(crawler, Store(url, migrate=False), run_id,
+        return cls(crawler, crawl_store(crawler), run_id,
                    settings.get("CRAWLPLANE_TASK_ID"))
 
     def spider_opened(self, spider: Spider) -> None:
@@ -167,10 +167,8 @@ class StoreRecorder:
             final = run_status(reason, run["cancel_requested"])
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
             batch["progress"]["queued"] = 0
-        try:
-            await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
-        finally:
-            self.store.close()
+        # The store is closed when the engine has stopped (engine/store_access.py).
+        await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
 
     def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
         self.store.write_batch(**batch)

@@ -27,7 +27,7 @@ from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.ids import new_id
 from engine.scheme import Scheme, parse_scheme
-from engine.store import Store, store_url
+from engine.store_access import crawl_store
 from engine.task_settings import apply_scheme
 
 FOLLOW_DEPTH = "cp_follow_depth"
@@ -43,21 +43,16 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         return parse_scheme(text), run_id
     if task_id is None:
         raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
-    settings = crawler.settings
-    # A crawl never migrates the store (the server does): it checks the schema's revision.
-    store = Store(store_url(settings.get("CRAWLPLANE_STORE_URL"),
-                            settings.get("CRAWLPLANE_DATA_DIR")), migrate=False)
-    try:
-        task = store.get_task(task_id)
-        if task is None:
-            raise ValueError(f"task {task_id} not found in {store.url}")
-        if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
-            # Taken at once, so that no launcher claims it and starts it a second time.
-            run_id = store.queue_run(task_id, launcher="external")["id"]
-        settings.set("CRAWLPLANE_TASK_KIND", task["kind"], priority="spider")
-        return parse_scheme(task["scheme"]), run_id
-    finally:
-        store.close()
+    # The crawl's one store, which the recorder and the job feeder use too.
+    store = crawl_store(crawler)
+    task = store.get_task(task_id)
+    if task is None:
+        raise ValueError(f"task {task_id} not found in {store.url}")
+    if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
+        # Taken at once, so that no launcher claims it and starts it a second time.
+        run_id = store.queue_run(task_id, launcher="external")["id"]
+    crawler.settings.set("CRAWLPLANE_TASK_KIND", task["kind"], priority="spider")
+    return parse_scheme(task["scheme"]), run_id
 
 
 class TaskSpider(Spider):
