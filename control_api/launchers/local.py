@@ -17,7 +17,7 @@ from twisted.internet import protocol, task, threads
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
 from control_api.config import Config
-from control_api.launchers.base import Launcher, settle
+from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from engine.extensions.jobs import NUDGE
 from engine.store import Row, Store, runs
 from engine.store.runs import claim
@@ -112,15 +112,13 @@ class LocalLauncher:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        d = threads.deferToThread(recover, self.store, self.name)
-        d.addCallback(self._recover)
-        d.addErrback(lambda f: logger.error("recovery failed: %s", f.getTraceback()))
-        d.addBoth(lambda _: self._loop.start(self.poll_interval, now=True))
+        recovery = threads.deferToThread(recover, self.store, self.name)
+        recovery.addCallback(self._recover)
+        poll_after(recovery, self._loop, self.poll_interval)
 
     def stop(self) -> None:
         self._stopping = True
-        if self._loop.running:
-            self._loop.stop()
+        stop_polling(self._loop)
         for worker in self.warm:
             worker.signal("KILL")
         # Crawls go on without the server; a restarted server adopts them by pid.

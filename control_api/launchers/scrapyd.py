@@ -23,47 +23,19 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import treq
 from twisted.internet import defer, task, threads
 
 from control_api.config import Config
-from control_api.launchers.base import settle
+from control_api.launchers.base import poll_after, settle, stop_polling
+from control_api.launchers.scrapyd_nodes import Node, NodeError, parse_nodes
 from engine.store import Row, Store, runs
 from engine.store.runs import claim, requeue
 
 logger = logging.getLogger(__name__)
 TIMEOUT = 5.0  # seconds for one call to a node
-
-
-class NodeError(Exception):
-    """A node refused or failed a call (down, or Scrapyd answered `"status": "error"`)."""
-
-
-@dataclass(frozen=True)
-class Node:
-    url: str  # without credentials, ending with "/"
-    auth: tuple[str, str] | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> Node:
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not a Scrapyd node URL: {url!r}")
-        auth = None
-        if parts.username is not None:
-            auth = (unquote(parts.username), unquote(parts.password or ""))
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-        path = parts.path if parts.path.endswith("/") else parts.path + "/"
-        return cls(urlunsplit((parts.scheme, netloc, path, "", "")), auth)
-
-
-def parse_nodes(value: str | tuple[str, ...]) -> list[Node]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [Node.parse(item) for item in items if item.strip()]
 
 
 class ScrapydLauncher:
@@ -93,15 +65,13 @@ class ScrapydLauncher:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        d = threads.deferToThread(runs.requeue_unplaced, self.store, self.name)
-        d.addErrback(lambda f: logger.error("recovery failed: %s", f.getTraceback()))
-        d.addBoth(lambda _: self._loop.start(self.poll_interval, now=True))
+        poll_after(threads.deferToThread(runs.requeue_unplaced, self.store, self.name),
+                   self._loop, self.poll_interval)
 
     def stop(self) -> None:
         # Jobs go on on their nodes; a restarted server finds them through the store.
         self._stopping = True
-        if self._loop.running:
-            self._loop.stop()
+        stop_polling(self._loop)
 
     def kick(self) -> None:
         if self._stopping:

@@ -27,12 +27,12 @@ from control_api.web.http import query_arg, read_json, send_json, validate
 from control_api.web.jobconfig import JobConfig
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from engine.downloadermiddlewares.pages import CREATED, DELETED, HANDLED, IN_PROGRESS
 from engine.extraction.items import node_value
 from engine.extraction.selectors import SelectorSyntaxError, parse_selector
 from engine.outbound import scheme_problem
 from engine.scheme import FieldRule, validation_errors
 from engine.store import ACTIVE_STATUSES, Row
+from engine.store.status import CREATED, DELETED, HANDLED, IN_PROGRESS
 
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
                            re.IGNORECASE)

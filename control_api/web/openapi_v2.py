@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from control_api.web.jobconfig import JobConfig
-from engine.downloadermiddlewares.pages import STATES
+from engine.store.status import STATES
 
 NULLABLE_STR = {"type": ["string", "null"]}
 NAME_VALUES = {"type": "object", "required": ["Name", "Values"],

@@ -20,9 +20,8 @@ from control_api.web.errors import BadRequest
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from engine.downloadermiddlewares.pages import STATES
 from engine.scheme import FORMATS, Format, Scheme, Url
-from engine.store.status import TASK_STATUSES
+from engine.store.status import STATES, TASK_STATUSES
 
 
 class CreateTask(BaseModel):

@@ -21,20 +21,24 @@ from scrapy.http import Response
 
 from engine.downloadermiddlewares.downloadinfo import ATTEMPTS
 from engine.signals import page_finished
+from engine.store.status import (
+    CREATED,
+    DELETED,
+    GATES_EXHAUSTED,
+    HANDLED,
+    IN_PROGRESS,
+    ROBOTS_DENIED,
+    STATES,
+)
 
 PAGE_ID = "cp_page_id"
 PARENT_ID = "cp_parent_id"
 DEPTH = "cp_depth"
 FINISHED = "cp_finished"  # set once the page's outcome was announced
 
-# Download-task states, spelled as the Web Data Source API does.
-CREATED = "Created"
-IN_PROGRESS = "InProgress"
-HANDLED = "Handled"
-ROBOTS_DENIED = "AccessDeniedForRobots"
-GATES_EXHAUSTED = "AllRequestGatesExhausted"
-DELETED = "Deleted"
-STATES = (CREATED, IN_PROGRESS, HANDLED, ROBOTS_DENIED, GATES_EXHAUSTED, DELETED)
+# Download-task states (engine/store/status.py), re-exported for the crawl's modules.
+__all__ = ["CREATED", "DELETED", "GATES_EXHAUSTED", "HANDLED", "IN_PROGRESS", "ROBOTS_DENIED",
+           "STATES"]
 
 
 class GatesExhausted(Exception):

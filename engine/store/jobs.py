@@ -14,12 +14,11 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from w3lib.url import safe_url_string
 
-from engine.downloadermiddlewares.pages import CREATED, DELETED
 from engine.ids import new_id
 from engine.scheme import Scheme
 from engine.store import jobpages
 from engine.store import runs as run_states
-from engine.store.status import ACTIVE_STATUSES, COMPLETED
+from engine.store.status import ACTIVE_STATUSES, COMPLETED, CREATED, DELETED
 from engine.store.tables import download_infos, page_bodies, pages, runs, tasks
 
 if TYPE_CHECKING:
