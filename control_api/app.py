@@ -26,13 +26,17 @@ class Server:
     def __init__(self, config: Config, reactor: Any | None = None):
         from twisted.internet import reactor as default_reactor
 
-        from control_api import outbound
-        from control_api.api import TaskAPI
-        from control_api.interactive import InteractiveAPI
-        from control_api.launcher import Launcher, LocalLauncher
-        from control_api.reaper import Reaper
-        from control_api.schedules import ScheduleAPI, Scheduler
-        from control_api.webhooks import WebhookSender
+        from control_api.background.scheduler import Scheduler
+        from control_api.background.sweeps import Reaper
+        from control_api.background.webhooks import WebhookSender
+        from control_api.launchers.base import Launcher
+        from control_api.launchers.local import LocalLauncher
+        from control_api.web import targets
+        from control_api.web.auth import Auth
+        from control_api.web.context import ApiContext
+        from control_api.web.interactive import InteractiveAPI
+        from control_api.web.schedules import ScheduleAPI
+        from control_api.web.task_api import TaskAPI
         from engine.store import Store
 
         self.config = config
@@ -43,20 +47,23 @@ class Server:
         self.finished_hooks: list[Callable[[str], Any]] = []
         self.launcher: Launcher
         if config.launcher == "scrapyd" or (not config.launcher and config.scrapyd_nodes):
-            from control_api.scrapyd import ScrapydLauncher
+            from control_api.launchers.scrapyd import ScrapydLauncher
 
             self.launcher = ScrapydLauncher(self.store, config, self.reactor, self.run_finished)
         else:
             self.launcher = LocalLauncher(self.store, config, self.reactor, self.run_finished)
-        # Outbound safety for crawl targets and webhook URLs, then webhooks after each run.
-        self.api = TaskAPI(self.store, config, self.launcher,
-                           target_check=outbound.target_check(config.allow_private_targets))
-        self.interactive = InteractiveAPI(self.api)
+        # What the three Klein apps share: one authentication (with its rate limits) and the
+        # outbound safety check of crawl targets and webhook URLs.
+        self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
+                                  target_check=targets.target_check(config.allow_private_targets))
+        self.api = TaskAPI(self.context)
+        self.interactive = InteractiveAPI(self.context)
         self.finished_hooks.append(self.interactive.run_finished)
         self.webhooks = WebhookSender(self.store, config, self.reactor)
         self.finished_hooks.append(self.webhooks.run_finished)
-        # Scheduled crawls (control_api/schedules.py): /v1/schedules, fired on the reactor's clock.
-        self.schedules = ScheduleAPI(self.api, self.reactor)
+        # Scheduled crawls (control_api/web/schedules.py): /v1/schedules, fired on the
+        # reactor's clock.
+        self.schedules = ScheduleAPI(self.context, self.reactor)
         self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
         self.reaper = Reaper(self.store, config.stale_after, self.reactor, self.run_finished)
 
@@ -82,8 +89,8 @@ class Server:
         logger.error("after run %s, %s failed: %s", run_id, step, failure.getTraceback())
 
     def listen(self) -> Any:
-        from control_api.channel import ApiSite
-        from control_api.routing import PrefixRouter
+        from control_api.web.channel import ApiSite
+        from control_api.web.routing import PrefixRouter
 
         site = ApiSite(PrefixRouter(self.api.app.resource(), {
             (b"api", b"v2"): self.interactive.app.resource(),

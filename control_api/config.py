@@ -40,7 +40,7 @@ class Config:
     webhook_max_attempts: int = 10
     webhook_poll: float = 1.0
     # A running run whose crawl wrote nothing (not even its heartbeat) for this many seconds
-    # has died or hangs: it ends as an error (control_api/reaper.py).
+    # has died or hangs: it ends as an error (control_api/background/sweeps.py).
     stale_after: float = 120.0
     # Bring the store's schema to this code's revision on start (server and CLI); off: refuse
     # to start on an older store until `crawlplane db upgrade` ran (engine/store/schema.py).

@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from engine.store.status import GATES_EXHAUSTED, ROBOTS_DENIED
+
 HTTP_KEY = re.compile(r"^http_[1-5]\d\d$")
 FAILURE_KEYS = ("http_<code>", "dns", "connection", "timeout", "tls", "robots", "refused",
                 "gates_exhausted", "other")
-ROBOTS_DENIED = "AccessDeniedForRobots"  # engine.pages' states, without importing Scrapy
-GATES_EXHAUSTED = "AllRequestGatesExhausted"
 
 # (key, words in the error text "ExceptionType: message", lower case, any of which decides)
 _BY_ERROR: tuple[tuple[str, tuple[str, ...]], ...] = (

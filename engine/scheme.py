@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from engine.extraction.selectors import Query, SelectorSyntaxError, parse_selector
 from engine.outbound import scheme_problem
-from engine.selectors import Query, SelectorSyntaxError, parse_selector
 
 FORMATS = ("json", "jsonl", "csv", "xml", "xlsx")
 Format = Literal["json", "jsonl", "csv", "xml", "xlsx"]
@@ -38,7 +38,8 @@ def _check_selector(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    problem = scheme_problem(value)  # the crawl's guard applies the same rule (engine/guard.py)
+    # the crawl's guard applies the same rule (engine/downloadermiddlewares/guard.py)
+    problem = scheme_problem(value)
     if problem is not None:
         raise ValueError(problem)
     return value

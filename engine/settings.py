@@ -19,29 +19,30 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
     # Outermost: sees each page's final outcome (after redirects and retries, or a refusal).
-    "engine.pages.PageOutcomeMiddleware": 50,
+    "engine.downloadermiddlewares.pages.PageOutcomeMiddleware": 50,
     # Stored runs only: no request to metadata, link-local or (unless allowed) private hosts.
-    "engine.guard.OutboundGuardMiddleware": 60,
-    # Scrapy's, fixed for requests that wait for robots.txt (engine/robots.py).
+    "engine.downloadermiddlewares.guard.OutboundGuardMiddleware": 60,
+    # Scrapy's, fixed for requests that wait for robots.txt
+    # (engine/downloadermiddlewares/robots.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "engine.robots.RobotsTxtMiddleware": 100,
+    "engine.downloadermiddlewares.robots.RobotsTxtMiddleware": 100,
     # Scrapy's RetryMiddleware, with the task's pause between attempts.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "engine.retry_delay.DelayedRetryMiddleware": 550,
+    "engine.downloadermiddlewares.retry_delay.DelayedRetryMiddleware": 550,
     # Inside retries and redirects, outside HttpProxyMiddleware (750): picks each attempt's
     # proxy or the direct connection, and moves a request on when its gate fails.
-    "engine.gates.GateMiddleware": 710,  # after CookiesMiddleware (700)
+    "engine.downloadermiddlewares.gates.GateMiddleware": 710,  # after CookiesMiddleware (700)
     # After robots.txt (100) and the gate's wait: the per-request crawl delay.
-    "engine.crawl_delay.CrawlDelayMiddleware": 900,
+    "engine.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware": 900,
     # Innermost: records every attempt with the headers really sent.
-    "engine.downloadinfo.DownloadInfoMiddleware": 950,
+    "engine.downloadermiddlewares.downloadinfo.DownloadInfoMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "engine.pipelines.ItemLimitPipeline": 100,
 }
 EXTENSIONS = {
-    "engine.recorder.StoreRecorder": 500,
-    "engine.jobs.JobFeeder": 510,  # interactive jobs only
+    "engine.extensions.recorder.StoreRecorder": 500,
+    "engine.extensions.jobs.JobFeeder": 510,  # interactive jobs only
 }
 # The one exporter of each results format: feeds (`scrapy crawl -O`) use it, and so does the
 # control API's renderer (control_api/results.py), so a file is the same either way.
@@ -69,7 +70,7 @@ CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
-# Interactive jobs (engine/jobs.py): "crawl" or "job", set from the stored task.
+# Interactive jobs (engine/extensions/jobs.py): "crawl" or "job", set from the stored task.
 CRAWLPLANE_TASK_KIND = "crawl"
 # A job's crawl process polls the store for new download tasks this often (seconds; at the
 # quiet interval once nothing came for 5 s), takes at most this many at a time, and closes
@@ -79,7 +80,8 @@ CRAWLPLANE_JOB_QUIET_POLL_INTERVAL = 0.1
 CRAWLPLANE_JOB_BATCH = 200
 CRAWLPLANE_JOB_IDLE_TIMEOUT = float(os.environ.get("CRAWLPLANE_JOB_IDLE_TIMEOUT", "60"))
 
-# Politeness and request gates (engine/crawl_delay.py, engine/gates.py, engine/retry_delay.py).
+# Politeness and request gates (engine/downloadermiddlewares/: crawl_delay.py, gates.py,
+# retry_delay.py).
 # A crawl delay for every host: "1-5" (uniform per request) or "robots" (robots.txt
 # Crawl-delay); None leaves it to Scrapy's DOWNLOAD_DELAY (a fixed delay).
 CRAWLPLANE_CRAWL_DELAY = None

@@ -21,14 +21,14 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from engine.cookies import use_bundled_suffix_list
-from engine.details import DetailJoin
-from engine.extraction import extract_fields, extract_items, extract_links
+from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
+from engine.extensions.jobs import configure_job, is_job
+from engine.extraction.details import DetailJoin
+from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.ids import new_id
-from engine.jobs import configure_job, is_job
-from engine.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.run_warnings import ExtractionWatch
 from engine.scheme import Scheme, parse_scheme
-from engine.store import Store, store_url
+from engine.store_access import crawl_store
 from engine.task_settings import apply_scheme
 
 FOLLOW_DEPTH = "cp_follow_depth"
@@ -44,21 +44,16 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         return parse_scheme(text), run_id
     if task_id is None:
         raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
-    settings = crawler.settings
-    # A crawl never migrates the store (the server does): it checks the schema's revision.
-    store = Store(store_url(settings.get("CRAWLPLANE_STORE_URL"),
-                            settings.get("CRAWLPLANE_DATA_DIR")), migrate=False)
-    try:
-        task = store.get_task(task_id)
-        if task is None:
-            raise ValueError(f"task {task_id} not found in {store.url}")
-        if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
-            # Taken at once, so that no launcher claims it and starts it a second time.
-            run_id = store.queue_run(task_id, launcher="external")["id"]
-        settings.set("CRAWLPLANE_TASK_KIND", task["kind"], priority="spider")
-        return parse_scheme(task["scheme"]), run_id
-    finally:
-        store.close()
+    # The crawl's one store, which the recorder and the job feeder use too.
+    store = crawl_store(crawler)
+    task = store.get_task(task_id)
+    if task is None:
+        raise ValueError(f"task {task_id} not found in {store.url}")
+    if run_id is None:  # started outside the control API, e.g. by Scrapyd's schedule.json
+        # Taken at once, so that no launcher claims it and starts it a second time.
+        run_id = store.queue_run(task_id, launcher="external")["id"]
+    crawler.settings.set("CRAWLPLANE_TASK_KIND", task["kind"], priority="spider")
+    return parse_scheme(task["scheme"]), run_id
 
 
 class TaskSpider(Spider):
@@ -79,7 +74,7 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
-        if is_job(crawler.settings):  # its pages come from the store (engine/jobs.py)
+        if is_job(crawler.settings):  # its pages come from the store (engine/extensions/jobs.py)
             configure_job(crawler.settings)
         use_bundled_suffix_list()
         if run_id:

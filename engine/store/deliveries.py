@@ -1,6 +1,6 @@
-"""Webhook deliveries, one row per attempt (control_api/deliveries.py decides what to send
-and when; control_api/webhooks.py sends). Pending rows live here so that retries survive a
-restart, and servers sharing a store never send the same attempt twice."""
+"""Webhook deliveries, one row per attempt (control_api/background/deliveries.py decides
+what to send and when; control_api/background/webhooks.py sends). Pending rows live here so
+that retries survive a restart, and servers sharing a store never send the same attempt twice."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Interactive jobs and their download tasks, the API's side (synchronous; the API runs these
 in its thread pool). A job is a task of kind "job" named after the job; its download tasks are
 its pages, created here in state Created and downloaded by the job's crawl process
-(engine/jobs.py, which takes them through `engine.store.jobpages`)."""
+(engine/extensions/jobs.py, which takes them through `engine.store.jobpages`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from sqlalchemy.engine import Connection
 from w3lib.url import safe_url_string
 
 from engine.ids import new_id
-from engine.pages import CREATED, DELETED
 from engine.scheme import Scheme
 from engine.store import jobpages
 from engine.store import runs as run_states
-from engine.store.status import ACTIVE_STATUSES, COMPLETED
+from engine.store.status import ACTIVE_STATUSES, COMPLETED, CREATED, DELETED
 from engine.store.tables import download_infos, page_bodies, pages, runs, tasks
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Scheduled crawls' rows (control_api/schedules.py has the cron logic and the clock)."""
+"""Scheduled crawls' rows (control_api/web/schedules.py has the cron logic and the clock)."""
 
 from __future__ import annotations
 

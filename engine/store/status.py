@@ -1,4 +1,4 @@
-"""Run status names, defined once: the store, the recorder and the API all use these.
+"""Run status and page state names, defined once: the store, the crawl and the API use these.
 
 A task's status is its latest run's, or `initialized` while it has none.
 """
@@ -16,3 +16,12 @@ ACTIVE_STATUSES = (QUEUED, RUNNING)
 TERMINAL_STATUSES = (COMPLETED, CANCELLED, ERROR)
 # Every status a task shows, in the order the API documents them.
 TASK_STATUSES = (INITIALIZED, QUEUED, RUNNING, CANCELLED, COMPLETED, ERROR)
+
+# Download-task (page) states, spelled as the Web Data Source API does.
+CREATED = "Created"
+IN_PROGRESS = "InProgress"
+HANDLED = "Handled"
+ROBOTS_DENIED = "AccessDeniedForRobots"
+GATES_EXHAUSTED = "AllRequestGatesExhausted"
+DELETED = "Deleted"
+STATES = (CREATED, IN_PROGRESS, HANDLED, ROBOTS_DENIED, GATES_EXHAUSTED, DELETED)

@@ -147,7 +147,7 @@ items = Table(
     Index("ix_items_run", "run_id", "id"),
 )
 
-# Webhook deliveries, one row per attempt (control_api/webhooks.py). `delivery_id` is the
+# Webhook deliveries, one row per attempt (control_api/background/webhooks.py). `delivery_id` is the
 # X-Crawlplane-Delivery header, the same on every attempt of one delivery. A row with `at`
 # null is the attempt due at `next_attempt_at` (state pending, or sending while a server holds
 # it until that time); a sent row keeps its outcome and, when retried, the retry's due time.

@@ -178,7 +178,7 @@ def test_two_follow_fields_linking_one_page_both_get_its_fields(site: TestSite,
 def test_links_leave_out_scripts_mail_and_anchors_in_any_case() -> None:
     from parsel import Selector
 
-    from engine.extraction import extract_links
+    from engine.extraction.items import extract_links
 
     hrefs = ["JavaScript:alert(1)", "MAILTO:a@b.c", "tel:+1", "#top", "/a/", "file:///etc/passwd"]
     page = Selector("".join(f'<a href="{h}">x</a>' for h in hrefs))

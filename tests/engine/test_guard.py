@@ -13,7 +13,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from engine.guard import OutboundGuardMiddleware, TargetRefused
+from engine.downloadermiddlewares.guard import OutboundGuardMiddleware, TargetRefused
 
 # A host name would be resolved with the crawl's reactor, which does not run here: a guard
 # that gets that far (instead of refusing the scheme) waits forever.

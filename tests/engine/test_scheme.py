@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.extraction.selectors import SelectorSyntaxError, parse_selector
 from engine.scheme import SchemeError, parse_scheme
-from engine.selectors import SelectorSyntaxError, parse_selector
 from tests.engine.conftest import crawl
 
 BAD = {

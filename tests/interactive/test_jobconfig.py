@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from control_api.jobconfig import JobConfig
+from control_api.web.jobconfig import JobConfig
 
 
 def test_every_part_maps_to_the_scheme() -> None:

@@ -50,7 +50,7 @@ def test_middleware_order() -> None:
     project.setmodule("engine.settings")
     order = project.getdict("DOWNLOADER_MIDDLEWARES")
     # retries and redirects (600) < gates < HttpProxyMiddleware (750); delay after robots.txt
-    assert order["engine.retry_delay.DelayedRetryMiddleware"] == 550
+    assert order["engine.downloadermiddlewares.retry_delay.DelayedRetryMiddleware"] == 550
     assert order["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
-    assert 600 < order["engine.gates.GateMiddleware"] < 750
-    assert 750 < order["engine.crawl_delay.CrawlDelayMiddleware"] < 950
+    assert 600 < order["engine.downloadermiddlewares.gates.GateMiddleware"] < 750
+    assert 750 < order["engine.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware"] < 950

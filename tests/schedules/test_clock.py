@@ -11,7 +11,8 @@ import pytest
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from control_api.schedules import CreateSchedule, Scheduler, create, fire, get, next_fire
+from control_api.background.scheduler import Scheduler, fire, next_fire
+from control_api.web.schedules import CreateSchedule, create, get
 from engine.store import Row, Store, store_url
 
 TENANT = "tn_clock"

@@ -8,8 +8,9 @@ import zlib
 
 from sqlalchemy import select
 
-from control_api.launcher import claim
-from control_api.schedules import CreateSchedule, create, fire, get
+from control_api.background.scheduler import fire
+from control_api.launchers.local import claim
+from control_api.web.schedules import CreateSchedule, create, get
 from engine.store import Store
 from engine.store.tables import pages, runs
 

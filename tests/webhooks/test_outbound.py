@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert
 from twisted.internet.address import IPv4Address
 
-from control_api.safe_http import SafeResolver
+from control_api.background.safe_http import SafeResolver
 from engine.outbound import url_problem
 from engine.store import Store, store_url
 from engine.store.tables import deliveries

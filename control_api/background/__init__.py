@@ -1,0 +1,1 @@
+"""Loops on the reactor's clock: the schedule clock, webhook deliveries, sweeps."""

@@ -1,0 +1,1 @@
+"""How runs get a crawl process: local processes or Scrapyd nodes."""

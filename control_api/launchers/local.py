@@ -1,0 +1,236 @@
+"""The local launcher: crawls in child processes of the server, one run per process, with a
+warm idle worker ready (DESIGN.md decision 1; the contract is in launchers/base.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from twisted.internet import protocol, task, threads
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
+
+from control_api.config import Config
+from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
+from engine.extensions.jobs import NUDGE
+from engine.store import Row, Store, runs
+from engine.store.runs import claim
+
+logger = logging.getLogger(__name__)
+KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
+WARM_DELAY = 0.5  # seconds after a launch before a new warm worker is started
+
+
+__all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
+
+
+def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
+    """Sort the runs a launcher of an earlier server left active: crawls still running to
+    adopt (run id -> pid), runs whose process is gone to finish; runs it claimed but never
+    started go back to the queue."""
+    adopt: dict[str, int] = {}
+    gone: list[str] = []
+    for run in runs.active_runs(store, launcher):
+        pid = int(run["handle"] or 0)
+        if pid and pid_alive(pid):
+            adopt[run["id"]] = pid
+        elif run["status"] == "queued":
+            runs.requeue(store, run["id"])
+        else:
+            gone.append(run["id"])
+    return adopt, gone
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Worker(protocol.ProcessProtocol):
+    """One crawl process: idle (warm) until it is given a run, then runs it and exits."""
+
+    def __init__(self, launcher: LocalLauncher):
+        self.launcher = launcher
+        self.run_id: str | None = None
+        self.stderr = b""
+
+    def assign(self, run: Row) -> None:
+        self.run_id = run["id"]
+        assert self.transport is not None
+        self.transport.write(json.dumps({"task_id": run["task_id"], "run_id": run["id"]})
+                             .encode() + b"\n")
+        self.transport.closeStdin()
+
+    @property
+    def pid(self) -> int:
+        return int(self.transport.pid) if self.transport and self.transport.pid else 0
+
+    def errReceived(self, data: bytes) -> None:
+        self.stderr = (self.stderr + data)[-4000:]
+
+    def signal(self, name: str) -> None:
+        if self.transport is not None and self.transport.pid:
+            self.transport.signalProcess(name)
+
+    def processEnded(self, reason: Any) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        self.launcher.ended(self, code)
+
+
+class LocalLauncher:
+    """Runs crawls in child processes of the server, at most `max_processes` at once."""
+
+    def __init__(self, store: Store, config: Config, reactor: Any,
+                 on_finished: Callable[[str], object], poll_interval: float = 1.0):
+        # Per host, so servers on several machines sharing one store keep to their own runs.
+        self.name = f"local:{socket.gethostname()}"
+        self.store = store
+        self.config = config
+        self.reactor = reactor
+        self.on_finished = on_finished
+        self.running: dict[str, Worker] = {}
+        self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
+        self.warm: list[Worker] = []
+        self._claiming = False
+        self._stopping = False
+        self._warm_after = 0.0  # no new warm worker before this time (reactor seconds)
+        self._loop = task.LoopingCall(self.kick)
+        self._loop.clock = reactor
+        self.poll_interval = poll_interval
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        recovery = threads.deferToThread(recover, self.store, self.name)
+        recovery.addCallback(self._recover)
+        poll_after(recovery, self._loop, self.poll_interval)
+
+    def stop(self) -> None:
+        self._stopping = True
+        stop_polling(self._loop)
+        for worker in self.warm:
+            worker.signal("KILL")
+        # Crawls go on without the server; a restarted server adopts them by pid.
+
+    def _recover(self, found: tuple[dict[str, int], list[str]]) -> None:
+        adopt, gone = found
+        self.adopted.update(adopt)
+        for run_id in gone:
+            self._finished(run_id, "the server stopped while this run was active and its "
+                                   "crawl process is gone")
+        if adopt:
+            logger.info("adopted %d crawls left running by an earlier server", len(adopt))
+            watch = task.LoopingCall(self._watch_adopted)
+            watch.clock = self.reactor
+            watch.start(1.0, now=False)
+
+    def _watch_adopted(self) -> None:
+        for run_id, pid in list(self.adopted.items()):
+            if not pid_alive(pid):
+                del self.adopted[run_id]
+                self._finished(run_id, "the crawl process exited without finishing its run")
+
+    # -- launching ----------------------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        return self.config.max_processes - len(self.running) - len(self.adopted)
+
+    def kick(self) -> None:
+        self._fill_warm()
+        if self._claiming or self._stopping or self.free <= 0:
+            return
+        self._claiming = True
+        d = threads.deferToThread(claim, self.store, self.name, self.free)
+        d.addCallback(self._launch_all)
+        d.addErrback(lambda f: logger.error("claiming runs failed: %s", f.getTraceback()))
+        d.addBoth(self._claimed)
+
+    def _claimed(self, _: object) -> None:
+        self._claiming = False
+
+    def _launch_all(self, claimed: list[Row]) -> None:
+        for run in claimed:
+            worker = self.warm.pop(0) if self.warm else self._spawn()
+            worker.assign(run)
+            self.running[run["id"]] = worker
+            threads.deferToThread(runs.place, self.store, run["id"], str(worker.pid))
+        if claimed:
+            # The next warm worker spends about a second of CPU importing Scrapy: let the runs
+            # just started have their first moments (a short crawl is over by then).
+            self._warm_after = self.reactor.seconds() + WARM_DELAY
+            self.reactor.callLater(WARM_DELAY, self._fill_warm)
+
+    def _fill_warm(self) -> None:
+        if self.reactor.seconds() < self._warm_after:
+            return
+        while not self._stopping and len(self.warm) < self.config.warm_workers:
+            self.warm.append(self._spawn())
+
+    def _spawn(self) -> Worker:
+        worker = Worker(self)
+        env = {**os.environ, **self.config.crawl_env()}
+        process: IReactorProcess = self.reactor
+        process.spawnProcess(worker, sys.executable, [sys.executable, "-m", "engine.worker"],
+                             env=env, childFDs={0: "w", 1: "r", 2: "r"})
+        return worker
+
+    def ended(self, worker: Worker, code: int | None) -> None:
+        if worker in self.warm:
+            self.warm.remove(worker)
+            return
+        if worker.run_id is None:
+            return
+        self.running.pop(worker.run_id, None)
+        detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        self._finished(worker.run_id,
+                       f"the crawl process exited with code {code} without finishing its run"
+                       + (f": {detail[0]}" if detail[0] else ""))
+        if not self._stopping:
+            self.kick()
+
+    def _finished(self, run_id: str, error: str) -> None:
+        d = threads.deferToThread(settle, self.store, run_id, error)
+        d.addCallback(lambda _: self.on_finished(run_id))
+        d.addErrback(lambda f: logger.error("finishing run %s failed: %s", run_id,
+                                            f.getTraceback()))
+
+    def cancel(self, run: Row) -> None:
+        if run["launcher"] is None:  # never started: no process will report its end
+            self.on_finished(run["id"])
+            return
+        worker = self.running.get(run["id"])
+        pid = self.adopted.get(run["id"])
+        if worker is not None:
+            worker.signal("TERM")
+            time_: IReactorTime = self.reactor
+            time_.callLater(KILL_AFTER, self._kill, run["id"], worker)
+        elif pid:
+            os.kill(pid, signal.SIGTERM)
+
+    def nudge(self, run: Row) -> None:
+        """A queued run starts; a running crawl process of this server takes its new work at
+        once (engine/extensions/jobs.py polls on NUDGE), others poll the store anyway."""
+        if run["status"] == "queued":
+            self.kick()
+            return
+        handle = str(run.get("handle") or "")
+        if (NUDGE is not None and run["status"] == "running"
+                and run.get("launcher") == self.name and handle.isdigit()):
+            with suppress(OSError):  # gone meanwhile: its successor polls anyway
+                os.kill(int(handle), NUDGE)
+
+    def _kill(self, run_id: str, worker: Worker) -> None:
+        if self.running.get(run_id) is worker:
+            worker.signal("KILL")

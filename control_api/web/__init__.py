@@ -1,0 +1,1 @@
+"""The server's HTTP side: the three Klein apps, auth, problem mapping, OpenAPI."""

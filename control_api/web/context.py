@@ -1,0 +1,39 @@
+"""What every Klein app of the server works with, built once by the composition root
+(control_api/app.py) and handed to each app: the store, the settings, the launcher, the
+caller's authentication, the outbound target check and the server's public address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.web.iweb import IRequest
+
+from control_api.config import Config
+from control_api.launchers.base import Launcher
+from control_api.web.auth import Auth
+from control_api.web.offload import in_thread
+from engine.store import Store
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    config: Config
+    launcher: Launcher
+    auth: Auth
+    # Outbound safety for crawl targets and webhook URLs (web/targets.py); reads `body.scheme`
+    # and the webhook URLs of a body. None checks nothing.
+    target_check: Callable[[Any], None] | None = None
+
+    async def check_targets(self, body: Any) -> None:
+        if self.target_check is not None:
+            await in_thread(self.target_check, body)  # it resolves hostnames: not in the reactor
+
+    def base_url(self, request: IRequest) -> str:
+        if self.config.public_url:
+            return self.config.public_url
+        host = request.getHeader(b"host") or f"{self.config.host}:{self.config.port}".encode()
+        scheme = b"https" if request.isSecure() else b"http"
+        return f"{scheme.decode()}://{host.decode()}"

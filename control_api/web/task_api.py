@@ -1,0 +1,242 @@
+"""The `/v1` task API (API.md sections 1 and 2), as a Klein app on a class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from klein import Klein
+from pydantic import BaseModel, ConfigDict, Field
+from twisted.web.iweb import IRequest
+from werkzeug.routing import BaseConverter
+
+from control_api import results
+from control_api.background import deliveries
+from control_api.keys import Principal, webhook_secret
+from control_api.web import openapi
+from control_api.web import task_view as q
+from control_api.web.context import ApiContext
+from control_api.web.errors import BadRequest
+from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
+from control_api.web.offload import in_thread
+from control_api.web.problems import map_problems
+from engine.scheme import FORMATS, Format, Scheme, Url
+from engine.store.status import STATES, TASK_STATUSES
+
+
+class CreateTask(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scheme: Scheme
+    name: str | None = Field(default=None, max_length=500)
+    tag: str | None = Field(default=None, max_length=500)
+    run: bool = True
+    callback_url: Url | None = None
+    pingback_url: Url | None = None
+    postback_url: Url | None = None
+    postback_format: Format | None = None
+
+
+class TaskId(BaseConverter):
+    """A task id in a path: anything but `ready`, so that /v1/tasks/ready is its own resource
+    (OPTIONS and 405s list GET only, not the methods of /v1/tasks/{id})."""
+
+    regex = r"(?!ready\Z)[^/]+"
+
+
+class TaskAPI:
+    app = Klein()
+    app.url_map.converters["task_id"] = TaskId
+
+    def __init__(self, ctx: ApiContext):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.config = ctx.config
+        self.launcher = ctx.launcher
+
+    async def principal(self, request: IRequest, bucket: str = "api",
+                        per_minute: int | None = None) -> Principal:
+        return await self.ctx.auth.principal(request, bucket, per_minute)
+
+    def base_url(self, request: IRequest) -> str:
+        return self.ctx.base_url(request)
+
+    def task_json(self, request: IRequest, row: dict[str, Any]) -> dict[str, Any]:
+        return q.view(row, self.base_url(request), self.config.data_dir)
+
+    # -- public --------------------------------------------------------------------------
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request: IRequest) -> bytes:
+        return send_json(request, {"status": "ok"})
+
+    @app.route("/openapi.json", methods=["GET"])
+    def openapi_json(self, request: IRequest) -> bytes:
+        return send_json(request, openapi.spec(self.base_url(request)))
+
+    @app.route("/docs", methods=["GET"])
+    def docs(self, request: IRequest) -> bytes:
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return openapi.docs_html(openapi.spec(self.base_url(request))).encode()
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    @app.route("/v1/tasks", methods=["POST"])
+    async def create_task(self, request: IRequest) -> bytes:
+        who = await self.principal(request)
+        body = validate(CreateTask, read_json(request, self.config.body_limit))
+        await self.ctx.check_targets(body)
+        scheme = body.scheme
+        task, _ = await in_thread(
+            self.store.create_task, who.tenant_id, scheme.model_dump(mode="json"),
+            scheme.payload_id, run=body.run, name=body.name, tag=body.tag,
+            callback_url=body.callback_url, pingback_url=body.pingback_url,
+            postback_url=body.postback_url, postback_format=body.postback_format,
+        )
+        if body.run:
+            self.launcher.kick()
+        row = await in_thread(q.get, self.store, who.tenant_id, task["id"])
+        request.setHeader(b"Location", f"/v1/tasks/{task['id']}".encode())
+        return send_json(request, self.task_json(request, row), 201)
+
+    @app.route("/v1/tasks", methods=["GET"])
+    async def list_tasks(self, request: IRequest) -> bytes:
+        who = await self.principal(request)
+        filters = {
+            "status": query_choice(request, "status", TASK_STATUSES, None),
+            "tag": query_arg(request, "tag"),
+            "name": query_arg(request, "name"),
+            "take": query_int(request, "take", 20, 1, 100),
+            "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
+        }
+        rows, following, previous = await in_thread(
+            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
+        return send_json(request, {
+            "data": [self.task_json(request, row) for row in rows],
+            "links": {"next": self._page_link(request, filters, following),
+                      "previous": self._page_link(request, filters, previous)},
+        })
+
+    def _page_link(self, request: IRequest, filters: dict[str, Any],
+                   start: str | None) -> str | None:
+        if start is None:
+            return None
+        params = {k: v for k, v in filters.items() if v is not None}
+        params["from"] = start
+        return f"{self.base_url(request)}{request.path.decode()}?{urlencode(params)}"
+
+    @app.route("/v1/tasks/ready", methods=["GET"])
+    async def ready_tasks(self, request: IRequest) -> bytes:
+        who = await self.principal(request, "ready", self.config.ready_rate_limit)
+        rows = await in_thread(q.ready, self.store, who.tenant_id)
+        data = []
+        for row in rows:
+            task = self.task_json(request, row)
+            data.append({k: task[k] for k in ("id", "name", "tag", "ended_at", "results")})
+        return send_json(request, {"data": data})
+
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
+    async def get_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        return send_json(request, self.task_json(request, row))
+
+    @app.route("/v1/tasks/<task_id>/info", methods=["POST"])
+    async def task_info(self, request: IRequest, task_id: str) -> bytes:
+        return await self.get_task(request, task_id)
+
+    @app.route("/v1/tasks/<task_id>/run", methods=["POST"])
+    async def run_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        row = await in_thread(q.queue_run, self.store, who.tenant_id, task_id)
+        self.launcher.kick()
+        return send_json(request, self.task_json(request, row), 202)
+
+    @app.route("/v1/tasks/<task_id>/cancel", methods=["POST"])
+    async def cancel_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        run = await in_thread(q.cancel_run, self.store, who.tenant_id, task_id)
+        self.launcher.cancel(run)
+        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        return send_json(request, self.task_json(request, row))
+
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["PUT"])
+    async def restart_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        await self._stop_and_clear(who, task_id, delete_task=False)
+        row = await in_thread(q.queue_run, self.store, who.tenant_id, task_id)
+        self.launcher.kick()
+        return send_json(request, self.task_json(request, row), 202)
+
+    @app.route("/v1/tasks/<task_id:task_id>", methods=["DELETE"])
+    async def delete_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        await self._stop_and_clear(who, task_id, delete_task=True)
+        request.setResponseCode(204)
+        return b""
+
+    async def _stop_and_clear(self, who: Principal, task_id: str, delete_task: bool) -> None:
+        run = await in_thread(q.cancel_run, self.store, who.tenant_id, task_id, strict=False)
+        if run is not None:
+            self.launcher.cancel(run)
+        run_ids = await in_thread(q.clear, self.store, task_id, delete_task=delete_task)
+        await in_thread(results.remove, self.config.data_dir, run_ids)
+
+    @app.route("/v1/tasks/<task_id>/scheme", methods=["GET"])
+    async def task_scheme(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        return send_json(request, row["scheme"])
+
+    @app.route("/v1/tasks/<task_id>/store", methods=["GET"])
+    async def task_store(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        fmt = query_choice(request, "format", FORMATS, "jsonl") or "jsonl"
+        row, run = await in_thread(q.results_run, self.store, who.tenant_id, task_id)
+        path: Path = await in_thread(results.render, self.store, self.config.data_dir, run["id"],
+                                 Scheme.model_validate(row["scheme"]), fmt)
+        await in_thread(q.mark_collected, self.store, task_id)
+        request.setHeader(b"Content-Type", results.CONTENT_TYPES[fmt].encode())
+        request.setHeader(b"Content-Disposition",
+                          f'attachment; filename="{task_id}.{fmt}"'.encode())
+        data: bytes = await in_thread(path.read_bytes)
+        return data
+
+    @app.route("/v1/tasks/<task_id>/pages", methods=["GET"])
+    async def task_pages(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        state = query_arg(request, "state")
+        if state and state.lower() not in {s.lower() for s in STATES}:
+            raise BadRequest(f"query parameter 'state' must be one of {', '.join(STATES)}")
+        take = query_int(request, "take", 20, 1, 100)  # as every list (API.md section 2)
+        rows, following, previous = await in_thread(
+            q.list_pages, self.store, who.tenant_id, task_id, state=state, take=take,
+            start=query_arg(request, "from"))
+        filters = {"state": state, "take": take}
+        return send_json(request, {"data": rows, "links": {
+            "next": self._page_link(request, filters, following),
+            "previous": self._page_link(request, filters, previous)}})
+
+    @app.route("/v1/tasks/<task_id>/deliveries", methods=["GET"])
+    async def task_deliveries(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        return send_json(request, {"data": await in_thread(deliveries.log, self.store,
+                                                       who.tenant_id, task_id)})
+
+    # -- webhook secret ------------------------------------------------------------------
+
+    @app.route("/v1/webhook-secret", methods=["GET"])
+    async def get_secret(self, request: IRequest) -> bytes:
+        who = await self.principal(request)
+        return send_json(request, {"secret": await in_thread(webhook_secret, self.store,
+                                                         who.tenant_id)})
+
+    @app.route("/v1/webhook-secret/rotate", methods=["POST"])
+    async def rotate_secret(self, request: IRequest) -> bytes:
+        who = await self.principal(request)
+        return send_json(request, {"secret": await in_thread(webhook_secret, self.store,
+                                                         who.tenant_id, rotate=True)})
+
+
+map_problems(TaskAPI.app)

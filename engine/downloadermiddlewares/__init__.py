@@ -1,0 +1,1 @@
+"""The downloader middlewares of the Scrapy project (engine/settings.py orders them)."""

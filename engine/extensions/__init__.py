@@ -1,0 +1,1 @@
+"""The Scrapy extensions of the project: the store recorder and the job feeder."""

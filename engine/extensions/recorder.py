@@ -1,0 +1,216 @@
+"""The store recorder: writes a run's pages, DownloadInfo, bodies and items, in batches.
+
+A Scrapy extension, on only when the crawl belongs to a stored run (`CRAWLPLANE_RUN_ID`).
+Rows are buffered and written in one transaction per flush, off the reactor thread, every
+`CRAWLPLANE_FLUSH_INTERVAL` seconds or `CRAWLPLANE_FLUSH_ROWS` rows; the flush also writes
+the run's progress and notices a cancel requested through the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import reactor, task, threads
+from twisted.internet.defer import Deferred
+
+from engine.extensions.jobs import is_job
+from engine.outcome import Outcome
+from engine.results import render_all
+from engine.run_warnings import ExtractionWatch, run_warnings
+from engine.scheme import Scheme
+from engine.signals import page_finished
+from engine.store import Row, Store, runs
+from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
+from engine.store_access import crawl_store
+
+logger = logging.getLogger(__name__)
+
+
+def run_status(reason: str, cancel_requested: bool,
+               outcome: Outcome | None = None) -> tuple[str, str | None]:
+    """A run's final status and error from Scrapy's close reason and, for a crawl (an
+    `outcome` given; not an interactive job), its pages: none succeeded is an error."""
+    if cancel_requested or reason == "cancelled":
+        return CANCELLED, None
+    if reason == "finished" or reason.startswith("closespider_"):
+        all_failed = outcome.all_failed() if outcome is not None else None
+        return (ERROR, all_failed) if all_failed else (COMPLETED, None)
+    if reason == "shutdown":
+        return ERROR, "the crawl process was shut down before the crawl finished"
+    return ERROR, f"the crawl ended with reason {reason!r}"
+
+
+class StoreRecorder:
+    def __init__(self, crawler: Crawler, store: Store, run_id: str, task_id: str):
+        self.crawler = crawler
+        self.store = store
+        self.run_id = run_id
+        self.task_id = task_id
+        self.keep_bodies = crawler.settings.getbool("CRAWLPLANE_STORE_BODIES")
+        self.flush_rows = crawler.settings.getint("CRAWLPLANE_FLUSH_ROWS")
+        self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
+        self.update_pages = is_job(crawler.settings)  # a job's pages exist: update them
+        self.data_dir = Path(crawler.settings.get("CRAWLPLANE_DATA_DIR")).expanduser()
+        self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
+                                              "item_rows": []}
+        self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
+        self.outcome = Outcome()
+        self.flushing: Deferred[Any] | None = None
+        self.loop = task.LoopingCall(self.flush)
+        for handler, signal in (
+            (self.spider_opened, signals.spider_opened),
+            (self.spider_closed, signals.spider_closed),
+            (self.item_scraped, signals.item_scraped),
+            (self.page_finished, page_finished),
+        ):
+            crawler.signals.connect(handler, signal=signal)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreRecorder:
+        settings = crawler.settings
+        run_id = settings.get("CRAWLPLANE_RUN_ID")
+        if not run_id:
+            raise NotConfigured("not a stored run")
+        return cls(crawler, crawl_store(crawler), run_id,
+                   settings.get("CRAWLPLANE_TASK_ID"))
+
+    def spider_opened(self, spider: Spider) -> None:
+        if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
+            reactor.callLater(0, self._close, "cancelled")
+            return
+        self.loop.start(self.interval, now=False)
+
+    def _close(self, reason: str) -> None:
+        engine = self.crawler.engine
+        if engine is not None and engine.running:
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    def page_finished(self, page: Row, attempts: list[dict[str, Any]],
+                      response: Response | None) -> None:
+        self.buffers["page_rows"].append({**page, "task_id": self.task_id, "run_id": self.run_id})
+        self.buffers["info_rows"].extend(
+            {"page_id": page["id"], "attempt": i, "info": info} for i, info in enumerate(attempts)
+        )
+        self.counts["pages"] += 1
+        self.outcome.add(page)
+        self.counts["requests"] += sum(1 for a in attempts if a["IsSuccess"])
+        if not (attempts and attempts[-1]["IsSuccess"]):
+            self.counts["failed"] += 1
+        if self.keep_bodies and isinstance(response, TextResponse):
+            self.buffers["body_rows"].append({
+                "page_id": page["id"],
+                "url": response.url,
+                "encoding": response.encoding,
+                "etag": _header(response, b"ETag"),
+                "last_modified": _header(response, b"Last-Modified"),
+                "body": zlib.compress(response.body, 6),
+            })
+        self._maybe_flush()
+
+    def item_scraped(self, item: Any, spider: Spider) -> None:
+        self.buffers["item_rows"].append(
+            {"run_id": self.run_id, "task_id": self.task_id, "data": dict(item)}
+        )
+        self.counts["items"] += 1
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if sum(len(rows) for rows in self.buffers.values()) >= self.flush_rows:
+            self.flush()
+
+    def _take(self) -> dict[str, Any]:
+        batch: dict[str, Any] = dict(self.buffers)
+        self.buffers = {name: [] for name in self.buffers}
+        spider = self.crawler.spider
+        queued = max(0, getattr(spider, "pages_requested", 0) - self.counts["pages"])
+        batch["progress"] = {**self.counts, "queued": queued, "heartbeat_at": time.time(),
+                             "failures": dict(self.outcome.failures),
+                             "warnings": self._warnings()}
+        batch["run_id"] = self.run_id
+        batch["update_pages"] = self.update_pages
+        return batch
+
+    def _warnings(self, close_reason: str | None = None) -> list[str]:
+        spider = self.crawler.spider
+        scheme = getattr(spider, "scheme", None)
+        if self.update_pages or not isinstance(scheme, Scheme):  # a job: nothing to extract
+            return []
+        return run_warnings(
+            scheme, getattr(spider, "watch", None) or ExtractionWatch(),
+            max_pages_reached=bool(getattr(spider, "max_pages_reached", False)),
+            close_reason=close_reason,
+            pending_details=len(getattr(spider, "details", ())) if close_reason else 0)
+
+    def flush(self) -> Deferred[Any]:
+        """Write what is buffered in a thread; one flush at a time, the next tick takes the rest."""
+        if self.flushing is not None:
+            return self.flushing
+        self.flushing = threads.deferToThread(self._write, self._take())
+        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value))
+        self.flushing.addBoth(self._flushed)
+        return self.flushing
+
+    def _write(self, batch: dict[str, Any]) -> bool:
+        self.store.write_batch(**batch)
+        run = self.store.get_run(self.run_id)
+        return bool(run is None or run["cancel_requested"])
+
+    def _flushed(self, cancel: bool | None) -> None:
+        self.flushing = None
+        if cancel:
+            logger.info("cancel requested through the store; closing the crawl")
+            self._close("cancelled")
+        elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
+            self._maybe_flush()
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        # A coroutine with named arguments: the signal dispatcher passes only the arguments a
+        # handler names (an @inlineCallbacks wrapper got `signal` and `sender` too, and failed).
+        if self.loop.running:
+            self.loop.stop()
+        if self.flushing is not None:
+            await maybe_deferred_to_future(self.flushing)
+        batch = self._take()
+        batch["progress"]["warnings"] = self._warnings(reason)
+        run = self.store.get_run(self.run_id)
+        final: tuple[str, str | None] | None = None
+        # A run cancelled or deleted by the API meanwhile keeps its data and its status.
+        if run is not None and run["status"] in ACTIVE_STATUSES:
+            final = run_status(reason, run["cancel_requested"],
+                               None if self.update_pages else self.outcome)
+            # Nothing waits any more: pages left when a limit closed the crawl are dropped.
+            batch["progress"]["queued"] = 0
+        # The store is closed when the engine has stopped (engine/store_access.py).
+        await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
+
+    def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
+        self.store.write_batch(**batch)
+        # The results files before the final status: a task shown ended has its files (and
+        # their sizes), whoever watches the run (this server, another, or none).
+        self._render()
+        if final is not None:  # (only if still active: the API may have cancelled it since)
+            runs.finish(self.store, self.run_id, *final)
+
+    def _render(self) -> None:
+        task = self.store.get_task(self.task_id)
+        if self.update_pages or task is None or self.store.get_run(self.run_id) is None:
+            return  # a job (no items), or deleted meanwhile
+        try:
+            render_all(self.store, self.data_dir, self.run_id,
+                       Scheme.model_validate(task["scheme"]))
+        except Exception:  # the server renders again when it sees the run end
+            logger.exception("rendering the results of run %s failed", self.run_id)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
