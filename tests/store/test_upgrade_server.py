@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect
 
 from engine.store import schema, store_url
 from engine.store.tables import metadata
-from tests.api.conftest import ApiServer, server_env
+from tests.support.server import Server
 from tests.site.fixture import TestSite
 from tests.store.released.stores import ITEMS, make_store
 
@@ -63,8 +63,9 @@ def test_server_upgrades_a_released_store_and_serves_it(backend: tuple[str, str]
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     ids = make_store(url, "9a7ebdc", scheme(site), KEY)
-    server = ApiServer(data_dir, server_env(data_dir, CRAWLPLANE_STORE_URL=setting))
+    server = Server(data_dir, CRAWLPLANE_STORE_URL=setting)
     server.keys["alice"] = KEY
+    server.http.key = "alice"
     server.start()
     try:
         task = server.ok("GET", f"/v1/tasks/{ids['task']}")
@@ -91,8 +92,7 @@ def test_auto_migrate_off_refuses_until_db_upgrade(site: TestSite, tmp_path: Pat
     data_dir.mkdir()
     url = store_url("", data_dir)
     make_store(url, "18f2fe2", scheme(site), KEY)
-    env = server_env(data_dir, CRAWLPLANE_AUTO_MIGRATE="0")
-    server = ApiServer(data_dir, env)
+    server = Server(data_dir, CRAWLPLANE_AUTO_MIGRATE="0")
     for args in (["serve"], ["keys", "list"], ["db", "check"]):
         refused = server.cli(*args, check=False)
         assert refused.returncode != 0, args
@@ -109,7 +109,7 @@ def test_auto_migrate_off_refuses_until_db_upgrade(site: TestSite, tmp_path: Pat
 
 def test_server_refuses_a_store_newer_than_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = ApiServer(data_dir, server_env(data_dir))
+    server = Server(data_dir)
     data_dir.mkdir()
     server.cli("db", "upgrade")
     engine = create_engine(store_url("", data_dir))
