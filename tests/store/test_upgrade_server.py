@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, inspect
 
 from engine.store import schema, store_url
 from engine.store.tables import metadata
-from tests.support.server import Server
 from tests.site.fixture import TestSite
 from tests.store.released.stores import ITEMS, make_store
+from tests.support.server import Server
 
 KEY = "cpk_" + "k" * 43
 
