@@ -147,7 +147,10 @@ class FieldRule(_Model):
     name: str = Field(min_length=1, max_length=200)
     # None only with "attr": "markdown": the main content of the page (or of the item).
     selector: SelectorText | None = None
-    attr: str | None = None
+    attr: str | None = Field(default=None, description=(
+        "An attribute name; val or absent for the inner text; markdown for the element's "
+        "content as Markdown (with no selector: the page's main content). For JMESPATH: "
+        "selectors, a key of a matched object."))
     many: bool = False
     filters: list[Filter] = []
     follow: FollowRule | None = None
@@ -295,9 +298,14 @@ class Scheme(_Model):
     request: RequestOptions = RequestOptions()
     proxy: Proxy = Proxy()
     # The real web (issue 15): sitemaps, a login. Keys for later work go after these.
-    sitemap_urls: list[Url] = Field(default=[], max_length=10_000)
-    sitemap_rules: list[SitemapRule] = []
-    login: Login | None = None
+    sitemap_urls: list[Url] = Field(default=[], max_length=10_000, description=(
+        "Sitemaps, sitemap indexes (gzipped or not) or robots.txt files whose Sitemap: lines "
+        "are followed; their pages get the item rules. Replaces or adds to start_urls."))
+    sitemap_rules: list[SitemapRule] = Field(default=[], description=(
+        "Only sitemap page URLs that match one of these regular expressions are crawled."))
+    login: Login | None = Field(default=None, description=(
+        "A login form submitted before the start URLs; its session cookies stay for the crawl."
+        " Field values are secrets, shown as *** by every answer."))
 
     @model_validator(mode="after")
     def _where_to_start(self) -> Scheme:
