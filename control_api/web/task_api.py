@@ -21,7 +21,7 @@ from control_api.web.errors import BadRequest
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from engine.scheme import FORMATS, Format, Scheme, Url
+from engine.scheme import FORMATS, Format, Scheme, Url, redact_scheme
 from engine.store.status import STATES, TASK_STATUSES
 
 
@@ -187,7 +187,8 @@ class TaskAPI:
     async def task_scheme(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         row = await in_thread(q.get, self.store, who.tenant_id, task_id)
-        return send_json(request, row["scheme"])
+        # Login field values are secrets: the store keeps them for the crawl, no answer shows them.
+        return send_json(request, redact_scheme(row["scheme"]))
 
     @app.route("/v1/tasks/<task_id>/store", methods=["GET"])
     async def task_store(self, request: IRequest, task_id: str) -> bytes:

@@ -23,7 +23,7 @@ from twisted.internet import reactor, task, threads
 from twisted.internet.defer import Deferred
 
 from engine.extensions.jobs import is_job
-from engine.outcome import Outcome
+from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
 from engine.run_warnings import ExtractionWatch, run_warnings
 from engine.scheme import Scheme
@@ -41,6 +41,8 @@ def run_status(reason: str, cancel_requested: bool,
     `outcome` given; not an interactive job), its pages: none succeeded is an error."""
     if cancel_requested or reason == "cancelled":
         return CANCELLED, None
+    if reason.startswith(FAILED_REASON):
+        return ERROR, reason[len(FAILED_REASON):]
     if reason == "finished" or reason.startswith("closespider_"):
         all_failed = outcome.all_failed() if outcome is not None else None
         return (ERROR, all_failed) if all_failed else (COMPLETED, None)

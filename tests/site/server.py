@@ -24,7 +24,7 @@ from twisted.web.resource import IResource, Resource
 
 from tests.site import behaviours as b
 from tests.site import pages as p
-from tests.site import proxy
+from tests.site import proxy, realweb
 from tests.site.reqlog import LoggingSite, LogResource
 
 
@@ -56,6 +56,10 @@ def build_root(gen_pages: int) -> Resource:
         "links": b.Links(),
         "outbound": b.Outbound(),
         "__log__": LogResource(),
+        "api": realweb.Api(),
+        "web": realweb.Web(),
+        "login": realweb.Login(),
+        "members": realweb.Members(),
     }
     for name, res in children.items():
         root.putChild(name.encode(), cast(IResource, res))
