@@ -126,6 +126,7 @@ class EventHub:
         self.polls = 0
         self._call: IDelayedCall | None = None
         self._polling = False
+        self._inflight: defer.Deferred[None] | None = None
 
     # -- subscribers ---------------------------------------------------------------------------
 
@@ -162,8 +163,14 @@ class EventHub:
 
     def poll(self) -> Any:
         """Read every watched task in one thread call, then send what changed."""
+        if self._call is not None and self._call.active():
+            self._call.cancel()  # called directly (tests), not by its timer
         self._call = None
-        if not self.watches or self._polling:
+        if self._inflight is not None:  # one read at a time: wait for it
+            waiter: defer.Deferred[None] = defer.Deferred()
+            self._inflight.addBoth(lambda r: (waiter.callback(None), r)[1])
+            return waiter
+        if not self.watches:
             return None
         self._polling = True
         self.polls += 1
@@ -177,9 +184,12 @@ class EventHub:
 
         def again(_: object) -> None:
             self._polling = False
+            self._inflight = None
             self._schedule(self.interval)
 
         d.addBoth(again)
+        if self._polling:
+            self._inflight = d
         return d
 
     def _read(self, wanted: dict[str, tuple[str | None, int, int, bool]],
