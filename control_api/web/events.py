@@ -168,7 +168,12 @@ class EventHub:
         self._call = None
         if self._inflight is not None:  # one read at a time: wait for it
             waiter: defer.Deferred[None] = defer.Deferred()
-            self._inflight.addBoth(lambda r: (waiter.callback(None), r)[1])
+
+            def done(result: Any) -> Any:
+                waiter.callback(None)
+                return result
+
+            self._inflight.addBoth(done)
             return waiter
         if not self.watches:
             return None
