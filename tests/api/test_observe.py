@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from control_api.cli import Client as CliClient
 from tests.site.fixture import TestSite
 from tests.support.server import Server, start_server
+from tests.support.wait import wait_until
 
 TOKEN = "metrics-token-for-tests"
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -170,7 +174,6 @@ def test_stats_and_metrics_move_by_the_crawl(api: Server, site: TestSite) -> Non
     host = site.abs("/").split("/")[2]
     assert stats["hosts"][host]["attempts"] == 8, stats
     time_out = 3.0
-    from tests.support.wait import wait_until
 
     def moved() -> dict[str, float] | None:
         samples = metrics(api)[1]
@@ -193,3 +196,28 @@ def test_stats_and_metrics_move_by_the_crawl(api: Server, site: TestSite) -> Non
     assert delta("crawlplane_response_bytes_total{}") == stats["bytes"]
     assert after["crawlplane_runs{status=running}"] >= 0
     assert "crawlplane_queue_depth{}" in after and "crawlplane_launcher_slots{}" in after
+
+
+def test_cli_wait_follows_the_event_stream(api: Server, site: TestSite, tmp_path: Path) -> None:
+    env = {**api.env, "CRAWLPLANE_URL": api.url, "CRAWLPLANE_API_KEY": api.keys["alice"]}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(scheme(site, pages=5, delay=0)))
+    done = api.cli("run", str(good), "--wait", "-o", str(tmp_path / "out.jsonl"), env=env,
+                   check=False)
+    assert done.returncode == 0, done.stderr
+    assert "items written" in done.stderr and "pages" in done.stderr, done.stderr
+    task_id = done.stderr.split()[1]
+    assert f"/v1/tasks/{task_id}/events" in api.log_since_start()
+    dead = tmp_path / "dead.json"
+    dead.write_text(json.dumps({**scheme(site, pages=1, delay=0),
+                                "start_urls": [site.abs("/status/404/")]}))
+    failed = api.cli("run", str(dead), "--wait", env=env, check=False)
+    assert failed.returncode == 1 and "ended error: all 1 start URLs failed: HTTP 404" in \
+        failed.stderr, failed.stderr
+
+
+def test_cli_follow_gives_up_on_a_server_without_a_stream() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert CliClient(f"http://127.0.0.1:{port}", "key").follow("t_x") is None
