@@ -6,6 +6,9 @@
    against the same crawl (the same `task` spider and scheme) through Scrapyd's schedule.json
    until `finished`, and ScrapyRT's crawl.json. Targets: at most 0.2 of Scrapyd, 1.0 of ScrapyRT.
 2. GET /v1/tasks/{id} req/s and p99, idle and while a 5,000-page crawl runs. Target: ratio 0.8.
+3. `--streams N` (alone: `--streams 200 --no-scrapyd --no-scrapyrt --no-load --repeat 0`):
+   GET /v1/tasks/{id} req/s with no event streams, then with N open /events streams on
+   (idle) tasks, same server. Target: ratio >= 0.9.
 
 Scrapyd and ScrapyRT are installed into the venv on first use (pip); they are not dependencies.
 """
@@ -260,6 +263,8 @@ def main() -> int:
     parser.add_argument("--no-scrapyd", action="store_true")
     parser.add_argument("--no-scrapyrt", action="store_true")
     parser.add_argument("--no-load", action="store_true")
+    parser.add_argument("--streams", type=int, default=0,
+                        help="open this many event streams for the streams comparison")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cp-bench-"))
@@ -267,6 +272,10 @@ def main() -> int:
         server = Crawlplane(work / "crawlplane")
         try:
             time.sleep(2)  # the warm worker is ready
+            if args.streams:
+                streams_test(server, site, args)
+            if not args.repeat:
+                return 0
             scheme = gen_scheme(site, args.pages)
             server.run_until_completed(scheme, args.pages)  # warm-up
             # A server with its warm worker ready (a new one starts with each run, and takes
@@ -322,6 +331,65 @@ def load_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> N
         task = server.call("GET", f"/v1/tasks/{crawl['id']}")
     print(f"   the {args.crawl_pages}-page crawl: {task['status']}, {task['pages']} pages "
           f"in {task['elapsed']:.1f} s ({task['pages'] / task['elapsed']:.0f} pages/s)")
+
+
+async def _hold_streams(host: str, port: int, paths: list[str], key: str,
+                        opened: asyncio.Event, stop: asyncio.Event) -> None:
+    """Open an event stream on each path and keep reading them until `stop`."""
+    conns = []
+    for path in paths:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
+                     f"Accept: text/event-stream\r\n\r\n".encode())
+        conns.append((reader, writer))
+    for reader, _ in conns:
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:100]
+
+    async def drain(reader: asyncio.StreamReader) -> None:
+        while not stop.is_set():
+            if not await reader.read(4096):
+                return
+
+    readers = [asyncio.ensure_future(drain(r)) for r, _ in conns]
+    opened.set()
+    await stop.wait()
+    for task in readers:
+        task.cancel()
+    for _, writer in conns:
+        writer.close()
+
+
+def streams_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> None:
+    target = server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+    url = f"{server.url}/v1/tasks/{target['id']}"
+    # The streams watch 20 idle tasks (10 streams each): 20 watches, one poll per interval.
+    watched = [server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+               for _ in range(20)]
+    paths = [f"/v1/tasks/{watched[i % 20]['id']}/events" for i in range(args.streams)]
+    load(url, server.key, 1.0, args.connections)  # warm-up
+    none_rps, none_p99 = load(url, server.key, args.duration, args.connections)
+    parts = urllib.parse.urlsplit(server.url)
+    loop = asyncio.new_event_loop()
+    opened, stop = asyncio.Event(), asyncio.Event()
+    holder = loop.create_task(_hold_streams(parts.hostname or "", parts.port or 80, paths,
+                                            server.key, opened, stop))
+    import threading
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(holder,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not opened.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    with_rps, with_p99 = load(url, server.key, args.duration, args.connections)
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+    print(f"\n3. GET /v1/tasks/{{id}}, {args.connections} keep-alive connections, "
+          f"{args.duration:.0f} s")
+    print(f"   no event streams   {none_rps:7.0f} req/s  p99 {none_p99:6.1f} ms")
+    print(f"   {args.streams} open streams  {with_rps:7.0f} req/s  p99 {with_p99:6.1f} ms")
+    print(f"   ratio              {with_rps / none_rps:.2f}  (target >= 0.9)")
 
 
 if __name__ == "__main__":

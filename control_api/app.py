@@ -34,7 +34,9 @@ class Server:
         from control_api.web import targets
         from control_api.web.auth import Auth
         from control_api.web.context import ApiContext
+        from control_api.web.events import EventHub
         from control_api.web.interactive import InteractiveAPI
+        from control_api.web.metrics import Metrics
         from control_api.web.schedules import ScheduleAPI
         from control_api.web.task_api import TaskAPI
         from engine.store import Store
@@ -56,6 +58,11 @@ class Server:
         # outbound safety check of crawl targets and webhook URLs.
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
                                   target_check=targets.target_check(config.allow_private_targets))
+        self.context.events = EventHub(self.store, self.reactor, config.data_dir,
+                                       interval=config.events_interval,
+                                       heartbeat=config.events_heartbeat)
+        self.context.metrics = Metrics(self.store, config.max_processes,
+                                       token=config.metrics_token, public=config.metrics_public)
         self.api = TaskAPI(self.context)
         self.interactive = InteractiveAPI(self.context)
         self.finished_hooks.append(self.interactive.run_finished)

@@ -142,7 +142,47 @@ class Client:
             raise SystemExit(f"error {exc.code}: {problem.get('detail')} "
                              f"{json.dumps(problem.get('errors', ''))}") from None
         ctype = response.headers.get("Content-Type", "")
-        return json.loads(raw) if ctype.startswith("application/json") and raw else raw
+        media = ctype.split(";")[0].strip()  # application/jsonl (a results file) is not JSON
+        return json.loads(raw) if media == "application/json" and raw else raw
+
+
+    def follow(self, task_id: str) -> dict[str, Any] | None:
+        """Follow the task's event stream to its end (showing progress); the task object of
+        the `end` event, or None when the stream failed (the caller polls instead)."""
+        request = urllib.request.Request(f"{self.url}/v1/tasks/{task_id}/events",
+                                         headers={"X-API-KEY": self.key,
+                                                  "Accept": "text/event-stream"})
+        state: dict[str, Any] = {"status": "queued", "items": 0,
+                                 "progress": {"done": 0, "queued": 0}}
+        last_id = None
+        for _ in range(3):  # a dropped connection resumes where it was
+            if last_id:
+                request.add_header("Last-Event-ID", last_id)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as stream:
+                    event, data = "", ""
+                    for raw in stream:
+                        line = raw.decode("utf-8").rstrip("\r\n")
+                        if line.startswith("id:"):
+                            last_id = line[3:].strip()
+                        elif line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data = line[5:].strip()
+                        elif not line and event:
+                            value = json.loads(data)
+                            if event == "end":
+                                return value if "status" in value else None
+                            if event == "status":
+                                state["status"] = value["status"]
+                            elif event == "progress":
+                                state["items"] = value["items"]
+                                state["progress"] = value
+                            _progress(state)
+                            event, data = "", ""
+            except (OSError, ValueError, KeyError):
+                pass
+        return None
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -170,7 +210,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.wait:
         print(task["id"])
         return 0
-    while task["status"] in ("queued", "running"):
+    ended = client.follow(task["id"]) if task["status"] in ("queued", "running") else None
+    task = ended or task
+    while task["status"] in ("queued", "running", "paused"):  # no stream: poll
         time.sleep(0.5)
         task = client.call("GET", f"/v1/tasks/{task['id']}")
         _progress(task)

@@ -45,6 +45,13 @@ class Config:
     # Bring the store's schema to this code's revision on start (server and CLI); off: refuse
     # to start on an older store until `crawlplane db upgrade` ran (engine/store/schema.py).
     auto_migrate: bool = True
+    # GET /v1/tasks/{id}/events: how often the hub reads the watched tasks (seconds; the
+    # fastest progress rate), and the heartbeat comment's period.
+    events_interval: float = 0.5
+    events_heartbeat: float = 15.0
+    # GET /metrics: a bearer token that may read it (besides API keys), or no protection.
+    metrics_token: str = ""
+    metrics_public: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -68,6 +75,12 @@ class Config:
             webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
             stale_after=float(env.get("CRAWLPLANE_STALE_AFTER", defaults.stale_after)),
             auto_migrate=_flag(env.get("CRAWLPLANE_AUTO_MIGRATE", "1")),
+            events_interval=float(env.get("CRAWLPLANE_EVENTS_INTERVAL",
+                                          defaults.events_interval)),
+            events_heartbeat=float(env.get("CRAWLPLANE_EVENTS_HEARTBEAT",
+                                           defaults.events_heartbeat)),
+            metrics_token=env.get("CRAWLPLANE_METRICS_TOKEN", ""),
+            metrics_public=_flag(env.get("CRAWLPLANE_METRICS_PUBLIC")),
             launcher=env.get("CRAWLPLANE_LAUNCHER", "").strip().lower(),
             scrapyd_nodes=tuple(n.strip() for n in env.get("CRAWLPLANE_SCRAPYD_NODES", "")
                                 .split(",") if n.strip()),

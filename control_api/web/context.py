@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.iweb import IRequest
 
@@ -15,6 +15,10 @@ from control_api.launchers.base import Launcher
 from control_api.web.auth import Auth
 from control_api.web.offload import in_thread
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from control_api.web.events import EventHub
+    from control_api.web.metrics import Metrics
 
 
 @dataclass
@@ -26,6 +30,9 @@ class ApiContext:
     # Outbound safety for crawl targets and webhook URLs (web/targets.py); reads `body.scheme`
     # and the webhook URLs of a body. None checks nothing.
     target_check: Callable[[Any], None] | None = None
+    # The event streams' shared poller and the /metrics registry (web/events.py, metrics.py).
+    events: EventHub | None = None
+    metrics: Metrics | None = None
 
     async def check_targets(self, body: Any) -> None:
         if self.target_check is not None:

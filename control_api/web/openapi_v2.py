@@ -42,6 +42,8 @@ DOWNLOAD_INFO = {
         "DownloadTimeSec": {"type": "number"}, "ViaProxy": {"type": "boolean"},
         "Proxy": NULLABLE_STR, "WaitTimeSec": {"type": "number"},
         "CrawlDelaySec": {"type": "number"}, "Error": NULLABLE_STR,
+        "ResponseBytes": {"type": ["integer", "null"],
+                          "description": "the response body's length; null without one"},
     },
 }
 TASK_INFO = {

@@ -14,15 +14,19 @@ from werkzeug.routing import BaseConverter
 from control_api import results
 from control_api.background import deliveries
 from control_api.keys import Principal, webhook_secret
-from control_api.web import openapi
+from control_api.web import events, logs, openapi
+from control_api.web import metrics as web_metrics
 from control_api.web import task_view as q
 from control_api.web.context import ApiContext
-from control_api.web.errors import BadRequest
+from control_api.web.errors import BadRequest, NotFound
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
 from engine.scheme import FORMATS, Format, Scheme, Url, redact_scheme
+from engine.store import events as store_events
+from engine.store import stats as store_stats
 from engine.store.status import STATES, TASK_STATUSES
+from engine.worker import log_path
 
 
 class CreateTask(BaseModel):
@@ -224,6 +228,60 @@ class TaskAPI:
         who = await self.principal(request)
         return send_json(request, {"data": await in_thread(deliveries.log, self.store,
                                                        who.tenant_id, task_id)})
+
+    # -- observing a run (web/logs.py, web/events.py, engine/store/stats.py, web/metrics.py) --
+
+    async def _run(self, request: IRequest, task_id: str) -> dict[str, Any]:
+        """The run `?run=` of the caller's task, or its latest; 404 when there is none."""
+        who = await self.principal(request)
+        await in_thread(q.get, self.store, who.tenant_id, task_id)
+        wanted = query_arg(request, "run") or None
+        run = await in_thread(store_events.task_run, self.store, task_id, wanted)
+        if run is None:
+            raise NotFound(f"task {task_id} has no run {wanted}" if wanted
+                           else f"task {task_id} has not run yet")
+        return dict(run)
+
+    @app.route("/v1/tasks/<task_id>/log", methods=["GET"])
+    async def task_log(self, request: IRequest, task_id: str) -> bytes:
+        run = await self._run(request, task_id)
+        tail = query_arg(request, "tail")
+        lines = query_int(request, "tail", 0, 0, logs.MAX_TAIL) if tail else None
+        header = request.getHeader(b"range")
+        try:
+            path = log_path(self.config.data_dir, run["id"])
+            answer: logs.Answer = await in_thread(
+                logs.read, path, lines, header.decode("latin-1") if header else None)
+        except logs.RangeNotSatisfiable as exc:
+            request.setHeader(b"Content-Range", f"bytes */{exc.extra['size']}".encode())
+            raise
+        request.setResponseCode(answer.status)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        for name, value in answer.headers.items():
+            request.setHeader(name, value)
+        return answer.body
+
+    @app.route("/v1/tasks/<task_id>/events", methods=["GET"])
+    async def task_events(self, request: IRequest, task_id: str) -> bytes:
+        assert self.ctx.events is not None
+        body: bytes = await events.serve(self.ctx, self.ctx.events, request, task_id)
+        return body
+
+    @app.route("/v1/tasks/<task_id>/stats", methods=["GET"])
+    async def task_stats(self, request: IRequest, task_id: str) -> bytes:
+        run = await self._run(request, task_id)
+        stats = await in_thread(store_stats.run_stats, self.store, run["id"])
+        return send_json(request, {"task_id": task_id, "status": run["status"], **stats})
+
+    @app.route("/metrics", methods=["GET"])
+    async def metrics(self, request: IRequest) -> bytes:
+        metrics = self.ctx.metrics
+        assert metrics is not None
+        if not (metrics.public or metrics.token_ok(request)):
+            await self.principal(request)
+        body: bytes = await in_thread(metrics.render)
+        request.setHeader(b"Content-Type", web_metrics.CONTENT_TYPE)
+        return body
 
     # -- webhook secret ------------------------------------------------------------------
 
