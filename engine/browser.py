@@ -1,0 +1,69 @@
+"""The rendering download handler: scrapy-playwright's, with the outbound rules on every
+request a page makes (engine/rendering.py says when it is installed).
+
+The main document already passed the outbound guard as a Scrapy request; its sub-resources
+(scripts, images, XHR/fetch, frames) and the browser's own redirect hops do not reach Scrapy's
+middlewares, so a stored run aborts each one that breaks the same rules (only http(s), no
+metadata, link-local or, unless allowed, private hosts) before the browser connects.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from playwright.async_api import Request as PlaywrightRequest
+from scrapy.crawler import Crawler
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.headers import use_scrapy_headers
+
+from engine.downloadermiddlewares.guard import OutboundGuardMiddleware
+
+logger = logging.getLogger(__name__)
+REFUSED_STAT = "crawlplane/render/refused"
+# One handler (one browser) per crawl, for both http and https.
+_HANDLERS: WeakKeyDictionary[Crawler, RenderHandler] = WeakKeyDictionary()
+
+
+class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.guard: OutboundGuardMiddleware | None = None
+        if crawler.settings.get("CRAWLPLANE_RUN_ID"):  # stored runs only, like the guard
+            allow_private = crawler.settings.getbool("CRAWLPLANE_ALLOW_PRIVATE_TARGETS")
+            self.guard = OutboundGuardMiddleware(crawler, allow_private)
+            self.abort_request = self.refused
+        self.closed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RenderHandler:
+        if crawler not in _HANDLERS:
+            _HANDLERS[crawler] = cls(crawler)
+        return _HANDLERS[crawler]
+
+    async def close(self) -> None:  # once, though Scrapy holds it for two URL schemes
+        if not self.closed:
+            self.closed = True
+            await super().close()
+
+    async def refused(self, request: PlaywrightRequest) -> bool:
+        """Whether the browser must not make `request` (the outbound rules)."""
+        assert self.guard is not None
+        problem = await self.guard.problem(request.url)
+        if problem is None:
+            return False
+        logger.warning("rendering: refused %s request: %s", request.resource_type, problem)
+        self.stats.inc_value(REFUSED_STAT)
+        return True
+
+
+async def scrapy_headers(*, browser_type_name: str, playwright_request: PlaywrightRequest,
+                         scrapy_request_data: dict[str, Any]) -> dict[str, str]:
+    """scrapy-playwright's own rule (Scrapy's headers on the page's navigation, the browser's
+    on its sub-resources), without the Proxy-Authorization header that HttpProxyMiddleware
+    adds: the browser context authenticates with its proxy itself."""
+    headers = await use_scrapy_headers(browser_type_name=browser_type_name,
+                                       playwright_request=playwright_request,
+                                       scrapy_request_data=scrapy_request_data)
+    return {k: v for k, v in headers.items() if k.lower() != "proxy-authorization"}
