@@ -95,8 +95,10 @@ async def run_steps(page: Any, render: Render) -> None:
 
 async def _steps(page: Any, render: Render) -> None:
     timeout = render.timeout_s * 1000
+    # In the DOM is enough: extraction reads the DOM, whatever is on screen.
+    wait = {"timeout": timeout, "state": "attached"}
     if render.wait_for:
-        await page.wait_for_selector(playwright_selector(render.wait_for), timeout=timeout)
+        await page.wait_for_selector(playwright_selector(render.wait_for), **wait)
     for action in render.actions:
         if action.click is not None:
             await page.click(playwright_selector(action.click), timeout=timeout)
@@ -104,7 +106,7 @@ async def _steps(page: Any, render: Render) -> None:
             await _scroll(page, action.repeat or 1, 500 if action.wait_ms is None
                           else action.wait_ms)
         elif action.wait_for is not None:
-            await page.wait_for_selector(playwright_selector(action.wait_for), timeout=timeout)
+            await page.wait_for_selector(playwright_selector(action.wait_for), **wait)
         elif action.wait_ms:
             await page.wait_for_timeout(action.wait_ms)
     if render.wait_ms:

@@ -100,7 +100,8 @@ window.addEventListener('scroll', function () {{
 add({json.dumps(products(0, CLICK_FIRST))});
 document.querySelector('button.more').addEventListener('click', function () {{
   load({CLICK_FIRST}, {CLICK_TOTAL - CLICK_FIRST}, {CLICK_TOTAL}, function () {{
-    document.body.appendChild(Object.assign(document.createElement('p'), {{className: 'done'}}));
+    var done = document.createElement('p');
+    done.className = 'done'; done.textContent = 'All loaded'; document.body.appendChild(done);
   }});
 }});"""
             return _shell(request, "Click", '<button class="more">Load more</button>', code)
