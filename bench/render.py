@@ -50,10 +50,11 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def crawl(scheme: dict[str, Any], work: Path, env: dict[str, str]) -> dict[str, float]:
-    path = work / "scheme.json"
+def crawl(name: str, scheme: dict[str, Any], work: Path, env: dict[str, str]
+          ) -> dict[str, float]:
+    path = work / f"{name}.json"
     path.write_text(json.dumps(scheme))
-    log = work / "crawl.log"
+    log = work / f"{name}.log"
     proc = subprocess.Popen([SCRAPY, "crawl", "task", "-a", f"scheme={path}",
                              "-s", "LOG_LEVEL=INFO", "-s", f"LOG_FILE={log}"],
                             cwd=ROOT, env=env, start_new_session=True)
@@ -93,7 +94,7 @@ def main() -> None:
         }
         results = {}
         for name, scheme in (("plain", base), ("rendered", {**base, "render": {}})):
-            results[name] = crawl(scheme, Path(tmp), env)
+            results[name] = crawl(name, scheme, Path(tmp), env)
             r = results[name]
             print(f"{name:9} {r['pages']:5.0f} pages {r['items']:5.0f} items "
                   f"{r['elapsed']:6.2f} s  {r['pages_per_s']:7.1f} pages/s  "

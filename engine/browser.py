@@ -13,8 +13,18 @@ import logging
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request as PlaywrightRequest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+)
+from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.headers import use_scrapy_headers
 
@@ -22,6 +32,15 @@ from engine.downloadermiddlewares.guard import OutboundGuardMiddleware
 
 logger = logging.getLogger(__name__)
 REFUSED_STAT = "crawlplane/render/refused"
+# Chromium's network errors as Scrapy's, so that retries, gate rotation and the page's outcome
+# treat a rendered page like a plain one (the first match wins; others: DownloadFailedError).
+NET_ERRORS: tuple[tuple[str, type[Exception]], ...] = (
+    ("net::ERR_NAME_NOT_RESOLVED", CannotResolveHostError),
+    ("net::ERR_PROXY_CONNECTION_FAILED", DownloadConnectionRefusedError),
+    ("net::ERR_TUNNEL_CONNECTION_FAILED", DownloadConnectionRefusedError),
+    ("net::ERR_CONNECTION_REFUSED", DownloadConnectionRefusedError),
+    ("net::ERR_TIMED_OUT", DownloadTimeoutError),
+)
 # One handler (one browser) per crawl, for both http and https.
 _HANDLERS: WeakKeyDictionary[Crawler, RenderHandler] = WeakKeyDictionary()
 
@@ -46,6 +65,23 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
         if not self.closed:
             self.closed = True
             await super().close()
+
+    async def _download_request(self, request: Request,
+                                spider: Spider | None = None) -> Response:
+        try:
+            response: Response = await super()._download_request(request, spider)
+        except PlaywrightTimeout as exc:
+            raise DownloadTimeoutError(f"rendering timed out: {exc.message}") from exc
+        except TimeoutError as exc:  # the page's steps as a whole (engine/rendering.py)
+            raise DownloadTimeoutError("rendering steps took longer than render.timeout_s"
+                                       ) from exc
+        except PlaywrightError as exc:
+            if "net::ERR_" not in exc.message:
+                raise
+            kind = next((k for code, k in NET_ERRORS if code in exc.message),
+                        DownloadFailedError)
+            raise kind(exc.message.splitlines()[0]) from exc
+        return response
 
     async def refused(self, request: PlaywrightRequest) -> bool:
         """Whether the browser must not make `request` (the outbound rules)."""

@@ -64,7 +64,8 @@ def playwright_selector(text: str) -> str:
     return f"{query.kind}={query.expression}"
 
 
-def render_meta(render: Render, proxy: str | None = None) -> dict[str, Any]:
+def render_meta(render: Render, proxy: str | None = None, verify_tls: bool = True
+                ) -> dict[str, Any]:
     """The meta keys that make a request rendered with `render`'s steps, through `proxy`
     (a proxy URL, credentials included) when given."""
     from scrapy_playwright.page import PageMethod  # only when rendering
@@ -74,16 +75,20 @@ def render_meta(render: Render, proxy: str | None = None) -> dict[str, Any]:
         "playwright_page_methods": [PageMethod(run_steps, render)],
         "playwright_page_goto_kwargs": {"wait_until": "load", "timeout": render.timeout_s * 1000},
     }
+    context: dict[str, Any] = {} if verify_tls else {"ignore_https_errors": True}
     if proxy:
         # scrapy-playwright ignores meta["proxy"]: a browser context per proxy instead.
         parts = urlsplit(proxy)
         server = f"{parts.scheme}://{parts.hostname}:{parts.port}"
-        settings: dict[str, str] = {"server": server}
+        # "<-loopback>": Chromium would go direct to loopback targets, Scrapy does not.
+        settings: dict[str, str] = {"server": server, "bypass": "<-loopback>"}
         if parts.username is not None:
             settings["username"] = unquote(parts.username)
             settings["password"] = unquote(parts.password or "")
         meta["playwright_context"] = f"proxy {server}"
-        meta["playwright_context_kwargs"] = {"proxy": settings}
+        context["proxy"] = settings
+    if context:  # used when the context is made, by its first page
+        meta["playwright_context_kwargs"] = context
     return meta
 
 
@@ -136,19 +141,22 @@ class RenderMiddleware:
     request with `meta["cp_render"] = False`). After the gates (710): a request's proxy
     becomes its browser context's."""
 
-    def __init__(self, render: Render):
+    def __init__(self, render: Render, verify_tls: bool):
         self.render = render
+        self.verify_tls = verify_tls
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RenderMiddleware:
         render = crawler.settings.getdict("CRAWLPLANE_RENDER")
         if not render:
             raise NotConfigured("the scheme does not render")
-        return cls(Render.model_validate(render, strict=False))
+        return cls(Render.model_validate(render, strict=False),
+                   crawler.settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES", True))
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get(RENDER, True) is False or request.meta.get("dont_obey_robotstxt"):
             return  # robots.txt is fetched by Scrapy's own handler
         for key in ("playwright_context", "playwright_context_kwargs"):  # an earlier gate's
             request.meta.pop(key, None)
-        request.meta.update(render_meta(self.render, request.meta.get("proxy")))
+        request.meta.update(render_meta(self.render, request.meta.get("proxy"),
+                                        self.verify_tls))

@@ -144,3 +144,16 @@ def test_render_is_validated_with_paths(rapi: ApiServer, site: TestSite) -> None
                  "scheme.render.actions[2]", "scheme.render.actions[3].wait_ms",
                  "scheme.render.actions[4].hover"):
         assert path in errors, (path, errors)
+
+
+def test_a_gate_proxy_carries_the_rendered_page(rapi: ApiServer, site: TestSite) -> None:
+    """scrapy-playwright ignores meta["proxy"]: the gate's proxy (credentials included)
+    becomes the page's browser context's."""
+    site.clear_log()
+    proxy = {"use": True, "fallback_direct": False,
+             "gates": [{"url": site.proxies["proxy_auth"]}]}
+    task = rapi.create(scheme(site, "/rendered/delayed/", RENDER, proxy=proxy))
+    final = rapi.wait(task["id"], timeout=120)
+    assert final["status"] == "completed" and final["items"] == r.DELAYED_ITEMS, final
+    entries = site.log("/rendered/delayed/")
+    assert [e["via_proxy"] for e in entries] == [True], entries
