@@ -2,9 +2,10 @@
 request a page makes (engine/rendering.py says when it is installed).
 
 The main document already passed the outbound guard as a Scrapy request; its sub-resources
-(scripts, images, XHR/fetch, frames) and the browser's own redirect hops do not reach Scrapy's
-middlewares, so a stored run aborts each one that breaks the same rules (only http(s), no
-metadata, link-local or, unless allowed, private hosts) before the browser connects.
+(scripts, images, XHR/fetch, frames) do not reach Scrapy's middlewares, so a stored run aborts
+each one that breaks the same rules (only http(s), no metadata, link-local or, unless allowed,
+private hosts) before the browser connects. Known gap: redirect hops that Chromium follows
+itself never reach the route handler, so their targets go unchecked (README).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ inserted by script, so a plain download finds none.
 /rendered/outbound/   one product, and an image on a forbidden host (?host=...&port=...)
 /rendered/api/items?offset=&limit=   the JSON endpoint behind the scroll and the button
 /rendered/probe.png   a small image whose requests the site logs
+/rendered/redirect/?to=URL   a 302 to URL
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from twisted.web.server import Request
 
 from .behaviours import PNG
-from .htmlutil import Leaf, arg, int_arg, not_found, segments, send_html
+from .htmlutil import Leaf, arg, int_arg, not_found, redirect, segments, send_html
 
 PAGES = 3
 PER_PAGE = 5
@@ -118,6 +119,8 @@ document.querySelector('button.more').addEventListener('click', function () {{
             request.setHeader(b"content-type", b"application/json")
             items = products(offset, min(offset + limit, total))
             return json.dumps({"items": items, "total": total}).encode()
+        if segs == ["redirect"]:  # a 302 to ?to=
+            return redirect(request, arg(request, "to") or "/rendered/delayed/")
         if segs == ["probe.png"]:
             request.setHeader(b"content-type", b"image/png")
             return PNG
