@@ -5,7 +5,9 @@ The main document already passed the outbound guard as a Scrapy request; its sub
 (scripts, images, XHR/fetch, frames) do not reach Scrapy's middlewares, so a stored run aborts
 each one that breaks the same rules (only http(s), no metadata, link-local or, unless allowed,
 private hosts) before the browser connects. Known gap: redirect hops that Chromium follows
-itself never reach the route handler, so their targets go unchecked (README).
+itself never reach the route handler, so their targets are requested; a page whose redirect
+chain breaks the rules is refused afterwards, so their content never reaches extraction or the
+store (README).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.headers import use_scrapy_headers
 
-from engine.downloadermiddlewares.guard import OutboundGuardMiddleware
+from engine.downloadermiddlewares.guard import OutboundGuardMiddleware, TargetRefused
 
 logger = logging.getLogger(__name__)
 REFUSED_STAT = "crawlplane/render/refused"
@@ -82,6 +84,12 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
             kind = next((k for code, k in NET_ERRORS if code in exc.message),
                         DownloadFailedError)
             raise kind(exc.message.splitlines()[0]) from exc
+        if self.guard is not None:  # the hops Chromium followed itself: keep their content out
+            for url in [*request.meta.get("redirect_urls", [])[1:], response.url]:
+                problem = await self.guard.problem(url)
+                if problem is not None:
+                    self.stats.inc_value(REFUSED_STAT)
+                    raise TargetRefused(f"refused: redirect to {problem}")
         return response
 
     async def refused(self, request: PlaywrightRequest) -> bool:

@@ -54,7 +54,8 @@ CASES: dict[str, tuple[str, dict[str, Any] | None, dict[str, Any]]] = {
     "listing": ("/rendered/page/1/", RENDER, {"paginate": {"selector": "CSS: a.next"}}),
     "listing_plain": ("/rendered/page/1/", None, {"paginate": {"selector": "CSS: a.next"}}),
     "delayed": ("/rendered/delayed/", RENDER, {}),
-    "delayed_no_wait": ("/rendered/delayed/", {"timeout_s": 20}, {}),
+    # a longer delay, so that a busy machine cannot take that long between load and snapshot
+    "delayed_no_wait": ("/rendered/delayed/?ms=5000", {"timeout_s": 20}, {}),
     "scroll": ("/rendered/scroll/", {**RENDER, "actions": [
         {"scroll": "bottom", "repeat": 20, "wait_ms": 2000}]}, {}),
     "click": ("/rendered/click/", {"actions": [
@@ -172,3 +173,17 @@ def test_a_redirect_the_browser_follows_to_a_forbidden_host_is_refused(
     final = rapi.wait(task["id"], timeout=120)
     assert final["items"] == 0, final
     assert site.log("/rendered/probe.png") == []  # the hop was aborted, never requested
+
+
+def test_a_page_redirected_by_the_browser_to_a_forbidden_host_is_refused(
+        rapi: ApiServer, site: TestSite) -> None:
+    """The mitigation of the gap above: the hop is requested, but its content is refused."""
+    port = site.url.rsplit(":", 1)[1]
+    target = f"http://metadata.google.internal:{port}/rendered/delayed/"
+    task = rapi.create(scheme(site, "/rendered/redirect/?" + urlencode({"to": target}),
+                              RENDER, request={"retry": {"policy": "skip"}}))
+    final = rapi.wait(task["id"], timeout=120)
+    assert final["items"] == 0, final  # /rendered/delayed/ would give DELAYED_ITEMS
+    page = rapi.ok("GET", f"/v1/tasks/{task['id']}/pages?take=10")["data"][0]
+    info = rapi.ok("GET", f"/api/v2/tasks/{page['id']}/info")
+    assert "refused" in info["Error"] and "metadata host" in info["Error"], info

@@ -3,7 +3,7 @@
 inserted by script, so a plain download finds none.
 
 /rendered/page/N/     a listing of PER_PAGE products, items and the next link by script
-/rendered/delayed/    DELAYED_ITEMS products, inserted DELAY_MS after load
+/rendered/delayed/    DELAYED_ITEMS products, inserted DELAY_MS (or ?ms=) after load
 /rendered/scroll/     an infinite scroll: SCROLL_BATCH products per scroll from the JSON API
 /rendered/click/      CLICK_FIRST products, the rest after a click on button.more
 /rendered/outbound/   one product, and an image on a forbidden host (?host=...&port=...)
@@ -81,8 +81,9 @@ class Rendered(Leaf):
             return self.listing(request, int(segs[1]))
         if segs == ["delayed"]:
             data = json.dumps(products(100, 100 + DELAYED_ITEMS))
+            delay = int_arg(request, "ms", DELAY_MS)
             return _shell(request, "Delayed", "",
-                          f"setTimeout(function () {{ add({data}); }}, {DELAY_MS});")
+                          f"setTimeout(function () {{ add({data}); }}, {delay});")
         if segs == ["scroll"]:
             code = f"""
 var offset = 0, busy = false, total = {SCROLL_TOTAL};
