@@ -57,6 +57,10 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
             self.guard = OutboundGuardMiddleware(crawler, allow_private)
             self.abort_request = self.refused
         self.closed = False
+        settings = crawler.settings
+        self.max_size = settings.getint("DOWNLOAD_MAXSIZE")
+        self.max_redirects = settings.getint("REDIRECT_MAX_TIMES")
+        self.redirects = settings.getbool("REDIRECT_ENABLED")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RenderHandler:
@@ -84,6 +88,7 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
             kind = next((k for code, k in NET_ERRORS if code in exc.message),
                         DownloadFailedError)
             raise kind(exc.message.splitlines()[0]) from exc
+        self._check_limits(request, response)
         if self.guard is not None:  # the hops Chromium followed itself: keep their content out
             for url in [*request.meta.get("redirect_urls", [])[1:], response.url]:
                 problem = await self.guard.problem(url)
@@ -91,6 +96,18 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
                     self.stats.inc_value(REFUSED_STAT)
                     raise TargetRefused(f"refused: redirect to {problem}")
         return response
+
+    def _check_limits(self, request: Request, response: Response) -> None:
+        """The task's `max_response_kb` and `max_redirects`, checked once Chromium is done (it
+        downloads and follows redirects on its own)."""
+        maxsize = request.meta.get("download_maxsize", self.max_size)
+        if maxsize and len(response.body) > maxsize:
+            raise DownloadFailedError(f"rendered page of {len(response.body)} bytes is over "
+                                      f"DOWNLOAD_MAXSIZE ({maxsize} bytes)")
+        hops = request.meta.get("redirect_times", 0)
+        if hops > self.max_redirects or (hops and not self.redirects):
+            raise DownloadFailedError(f"the browser followed {hops} redirects, over "
+                                      f"REDIRECT_MAX_TIMES ({self.max_redirects})")
 
     async def refused(self, request: PlaywrightRequest) -> bool:
         """Whether the browser must not make `request` (the outbound rules)."""

@@ -187,3 +187,18 @@ def test_a_page_redirected_by_the_browser_to_a_forbidden_host_is_refused(
     page = rapi.ok("GET", f"/v1/tasks/{task['id']}/pages?take=10")["data"][0]
     info = rapi.ok("GET", f"/api/v2/tasks/{page['id']}/info")
     assert "refused" in info["Error"] and "metadata host" in info["Error"], info
+
+
+def test_max_response_kb_and_max_redirects_apply_to_rendered_pages(
+        rapi: ApiServer, site: TestSite) -> None:
+    options = {"retry": {"policy": "skip"}}
+    big = rapi.create(scheme(site, "/rendered/scroll/", RENDER,
+                             request={**options, "max_response_kb": 1}))
+    hop = rapi.create(scheme(site, "/rendered/redirect/?to=/rendered/delayed/", RENDER,
+                             request={**options, "max_redirects": 0}))
+    for task, why in ((big, "DOWNLOAD_MAXSIZE"), (hop, "REDIRECT_MAX_TIMES")):
+        final = rapi.wait(task["id"], timeout=120)
+        assert final["items"] == 0, final
+        page = rapi.ok("GET", f"/v1/tasks/{task['id']}/pages?take=10")["data"][0]
+        info = rapi.ok("GET", f"/api/v2/tasks/{page['id']}/info")
+        assert why in (info["Error"] or ""), info
