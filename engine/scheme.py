@@ -285,6 +285,46 @@ class Login(_Model):
     fields: dict[Annotated[str, Field(min_length=1, max_length=200)],
                  Annotated[str, Field(max_length=8192)]] = Field(min_length=1)
     success: SelectorText
+WaitMs = Annotated[int, Field(ge=0, le=60_000)]
+
+
+def _absent() -> Any:
+    """An optional key that stays out of the canonical form when absent (older schemes keep
+    their payload id; an action shows only its own keys)."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Action(_Model):
+    """One step on a rendered page, in order: `{"click": sel}`, `{"scroll": "bottom",
+    "repeat": N, "wait_ms": M}`, `{"wait_for": sel}` or `{"wait_ms": M}`."""
+
+    click: SelectorText | None = _absent()
+    scroll: Literal["bottom"] | None = _absent()
+    repeat: Annotated[int, Field(ge=1, le=200)] | None = _absent()
+    wait_for: SelectorText | None = _absent()
+    wait_ms: WaitMs | None = _absent()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Action:
+        kinds = [k for k in ("click", "scroll", "wait_for") if getattr(self, k) is not None]
+        if len(kinds) > 1 or (kinds and kinds != ["scroll"] and self.wait_ms is not None):
+            raise ValueError("an action is one of click, scroll, wait_for or wait_ms")
+        if not kinds and self.wait_ms is None:
+            raise ValueError("an action needs click, scroll, wait_for or wait_ms")
+        if self.repeat is not None and self.scroll is None:
+            raise ValueError("'repeat' goes with 'scroll' only")
+        return self
+
+
+class Render(_Model):
+    """Pages rendered in headless Chromium (engine/rendering.py): after the page loads, wait
+    for `wait_for`, run `actions` in order, then wait `wait_ms`; `timeout_s` bounds it all."""
+
+    enabled: bool = True
+    wait_for: SelectorText | None = None
+    wait_ms: WaitMs = 0
+    timeout_s: RequestTimeout = 30
+    actions: list[Action] = Field(default=[], max_length=100)
 
 
 class Scheme(_Model):
@@ -314,6 +354,11 @@ class Scheme(_Model):
         if self.login is not None and not self.request.cookies:
             raise ValueError("'login' needs cookies: set request.cookies to true")
         return self
+    render: Render | None = _absent()
+
+    @property
+    def renders(self) -> bool:
+        return self.render is not None and self.render.enabled
 
     def canonical_json(self) -> str:
         return canonical_json(self.model_dump(mode="json"))

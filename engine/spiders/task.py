@@ -84,7 +84,8 @@ class TaskSpider(Spider):
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
             # Behind the guard's http(s)-only rule, a second wall: a stored run has no
             # handler for file:, data:, ftp: or s3: at all.
-            crawler.settings.set("DOWNLOAD_HANDLERS", NO_LOCAL_SCHEMES, priority="spider")
+            handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
+            crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
         spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
         assert isinstance(spider, TaskSpider)
         return spider

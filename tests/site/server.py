@@ -25,6 +25,7 @@ from twisted.web.resource import IResource, Resource
 from tests.site import behaviours as b
 from tests.site import pages as p
 from tests.site import proxy, realweb
+from tests.site import rendered as r
 from tests.site.reqlog import LoggingSite, LogResource
 
 
@@ -55,6 +56,7 @@ def build_root(gen_pages: int) -> Resource:
         "etag": b.ETag(),
         "links": b.Links(),
         "outbound": b.Outbound(),
+        "rendered": r.Rendered(),
         "__log__": LogResource(),
         "api": realweb.Api(),
         "web": realweb.Web(),
