@@ -17,12 +17,13 @@ from control_api.keys import Principal, webhook_secret
 from control_api.web import openapi
 from control_api.web import task_view as q
 from control_api.web.context import ApiContext
-from control_api.web.errors import BadRequest
+from control_api.web.errors import BadRequest, TaskNotFound
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
 from engine.scheme import FORMATS, Format, Scheme, Url
 from engine.store.status import STATES, TASK_STATUSES
+from engine.store.tasks import list_page_by_key
 
 
 class CreateTask(BaseModel):
@@ -102,7 +103,7 @@ class TaskAPI:
 
     @app.route("/v1/tasks", methods=["GET"])
     async def list_tasks(self, request: IRequest) -> bytes:
-        who = await self.principal(request)
+        key_hash = self.ctx.auth.key_hash(request)
         filters = {
             "status": query_choice(request, "status", TASK_STATUSES, None),
             "tag": query_arg(request, "tag"),
@@ -110,8 +111,9 @@ class TaskAPI:
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
-        rows, following, previous = await in_thread(
-            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
+        key, (rows, following, previous) = await in_thread(
+            list_page_by_key, self.store, key_hash, start=query_arg(request, "from"), **filters)
+        self.ctx.auth.admit(key)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
             "links": {"next": self._page_link(request, filters, following),
@@ -138,8 +140,11 @@ class TaskAPI:
 
     @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.principal(request)
-        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        key, row = await in_thread(q.get_by_key, self.store, self.ctx.auth.key_hash(request),
+                                   task_id)
+        self.ctx.auth.admit(key)
+        if row is None:
+            raise TaskNotFound(task_id)
         return send_json(request, self.task_json(request, row))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])
