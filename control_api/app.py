@@ -55,7 +55,8 @@ class Server:
         # What the three Klein apps share: one authentication (with its rate limits) and the
         # outbound safety check of crawl targets and webhook URLs.
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
-                                  target_check=targets.target_check(config.allow_private_targets))
+                                  target_check=targets.TargetCheck(config.allow_private_targets,
+                                                                     self.reactor))
         self.api = TaskAPI(self.context)
         self.interactive = InteractiveAPI(self.context)
         self.finished_hooks.append(self.interactive.run_finished)
