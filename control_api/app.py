@@ -57,7 +57,8 @@ class Server:
         # What the three Klein apps share: one authentication (with its rate limits) and the
         # outbound safety check of crawl targets and webhook URLs.
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
-                                  target_check=targets.target_check(config.allow_private_targets))
+                                  target_check=targets.TargetCheck(config.allow_private_targets,
+                                                                     self.reactor))
         self.context.events = EventHub(self.store, self.reactor, config.data_dir,
                                        interval=config.events_interval,
                                        heartbeat=config.events_heartbeat)

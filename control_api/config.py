@@ -20,6 +20,8 @@ class Config:
     store_url: str = ""  # empty: SQLite in data_dir
     allow_private_targets: bool = False
     max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # 1 (or more): runs are forked by a fork server that imported Scrapy once
+    # (engine/forkserver.py); 0: each run starts a new Python (about 1.4 s).
     warm_workers: int = 1
     body_limit: int = 1024 * 1024  # bytes of a request body
     # Requests per minute per key, all endpoints together; high enough for an /api/v2 client

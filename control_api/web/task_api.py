@@ -18,7 +18,7 @@ from control_api.web import events, logs, openapi
 from control_api.web import metrics as web_metrics
 from control_api.web import task_view as q
 from control_api.web.context import ApiContext
-from control_api.web.errors import BadRequest, NotFound
+from control_api.web.errors import BadRequest, NotFound, TaskNotFound
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
@@ -26,6 +26,7 @@ from engine.scheme import FORMATS, Format, Scheme, Url, redact_scheme
 from engine.store import events as store_events
 from engine.store import stats as store_stats
 from engine.store.status import STATES, TASK_STATUSES
+from engine.store.tasks import list_page_by_key
 from engine.worker import log_path
 
 
@@ -106,7 +107,7 @@ class TaskAPI:
 
     @app.route("/v1/tasks", methods=["GET"])
     async def list_tasks(self, request: IRequest) -> bytes:
-        who = await self.principal(request)
+        key_hash = self.ctx.auth.key_hash(request)
         filters = {
             "status": query_choice(request, "status", TASK_STATUSES, None),
             "tag": query_arg(request, "tag"),
@@ -114,8 +115,9 @@ class TaskAPI:
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
-        rows, following, previous = await in_thread(
-            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
+        key, (rows, following, previous) = await in_thread(
+            list_page_by_key, self.store, key_hash, start=query_arg(request, "from"), **filters)
+        self.ctx.auth.admit(key)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
             "links": {"next": self._page_link(request, filters, following),
@@ -142,8 +144,11 @@ class TaskAPI:
 
     @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.principal(request)
-        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        key, row = await in_thread(q.get_by_key, self.store, self.ctx.auth.key_hash(request),
+                                   task_id)
+        self.ctx.auth.admit(key)
+        if row is None:
+            raise TaskNotFound(task_id)
         return send_json(request, self.task_json(request, row))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])

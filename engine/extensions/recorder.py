@@ -19,7 +19,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet import reactor, task, threads
+from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
 from engine.extensions.jobs import is_job
@@ -87,6 +87,8 @@ class StoreRecorder:
 
     def spider_opened(self, spider: Spider) -> None:
         if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
+            from twisted.internet import reactor  # the crawl's (not at import: fork server)
+
             reactor.callLater(0, self._close, "cancelled")
             return
         self.loop.start(self.interval, now=False)
