@@ -40,7 +40,7 @@ async function api(method, path, body, raw) {
   if (raw) return response;
   if (response.status === 204) return null;
   const type = response.headers.get("Content-Type") || "";
-  return type.includes("json") ? response.json() : response.text();
+  return /^application\/(problem\+)?json\b/.test(type) ? response.json() : response.text();
 }
 
 // -- small DOM helpers ---------------------------------------------------------------------
@@ -179,7 +179,6 @@ pages.task = function () {
   let task = null;
   let pagesPath = base + "/pages?take=20";
   let pagesLinks = {};
-  let optional = { stats: false, log: false, events: false };
 
   function render(t) {
     task = t;
@@ -197,7 +196,7 @@ pages.task = function () {
       ["Pages", t.pages], ["Items", t.items], ["Elapsed", t.elapsed != null ? t.elapsed.toFixed(2) + " s" : ""],
       ["Created", when(t.created_at)], ["Started", when(t.started_at)], ["Ended", when(t.ended_at)],
       ["Tag", t.tag], ["Collected", t.collected ? "yes" : "no"]];
-    $("#summary").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v ?? "" })]));
+    $("#summary").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v ?? "" }))));
     $("#task-error").textContent = t.error ? "Error: " + t.error : "";
     const failures = Object.entries(t.failures || {}).sort((a, b) => b[1] - a[1]);
     fill($("#failures"), failures.map(([k, n]) => el("tr", {}, el("th", { text: k }), el("td", { text: n }))),
@@ -224,10 +223,10 @@ pages.task = function () {
     await loadPages(pagesPath);
     if (ended || !refresh.once) {
       refresh.once = true;
-      loadItems();
       loadDeliveries();
       loadOptional();
     }
+    if (!itemsShown && !["queued", "running"].includes(t.status)) await loadItems();
     return t;
   }
 
@@ -258,13 +257,17 @@ pages.task = function () {
     $("#timeline-panel").scrollIntoView({ block: "nearest" });
   }
 
-  async function loadItems() {
-    if (!(task.results || []).length) return;
+  let itemsShown = false;
+  async function loadItems() {  // the first items of the latest results (rendered on demand)
     try {
       const text = await api("GET", base + "/store?format=jsonl");
       const items = String(text).split("\n").filter(Boolean).slice(0, 20).map((l) => JSON.parse(l));
       itemsTable($("#items-head"), $("#items"), items);
-    } catch (e) { if (e.status !== 409) throw e; }
+      itemsShown = true;
+    } catch (e) {
+      if (e.status !== 409) throw e;
+      fill($("#items"), [], "No results yet.", 1);
+    }
   }
 
   async function loadDeliveries() {
@@ -276,19 +279,21 @@ pages.task = function () {
       "No webhook deliveries.", 6);
   }
 
-  async function loadOptional() {  // endpoints of later branches: shown once they exist
-    try {
-      const stats = await api("GET", base + "/stats");
-      optional.stats = true;
-      $("#stats-panel").hidden = false;
-      $("#stats").textContent = JSON.stringify(stats, null, 2);
-    } catch (e) { if (e.status !== 404 && e.status !== 405) throw e; }
-    try {
-      const log = await api("GET", base + "/log?tail=100");
-      optional.log = true;
-      $("#log-panel").hidden = false;
-      $("#log").textContent = log;
-    } catch (e) { if (e.status !== 404 && e.status !== 405) throw e; }
+  // Endpoints of later branches (stats, log): shown once they exist; a 404 is asked once.
+  const absent = new Set();
+  async function loadOptional() {
+    for (const [name, path, show] of [
+      ["stats", base + "/stats", (v) => { $("#stats").textContent = JSON.stringify(v, null, 2); }],
+      ["log", base + "/log?tail=100", (v) => { $("#log").textContent = v; }],
+    ]) {
+      if (absent.has(name)) continue;
+      try {
+        show(await api("GET", path));
+        $(`#${name}-panel`).hidden = false;
+      } catch (e) {
+        if (e.status === 404 || e.status === 405) absent.add(name); else throw e;
+      }
+    }
   }
 
   async function act(name) {
@@ -307,6 +312,7 @@ pages.task = function () {
       }
       toast(`${name}: ${answer.status}`);
       render(answer);
+      itemsShown = false;
       follow();
     } catch (e) {
       toast(`${name}: ${e.message}`, true);
@@ -414,7 +420,8 @@ function drawTimeline(box, attempts, error) {
     const kind = i === 0 ? "request" : (previous && [301, 302, 303, 307, 308].includes(previous.HttpStatusCode)) ? "redirect" : "retry";
     const outcome = a.HttpStatusCode ? `${a.HttpStatusCode} ${a.ReasonPhrase || ""}` : (a.Error || "no answer");
     const waitBar = el("span", { class: "bar wait", title: `wait ${a.WaitTimeSec}s (crawl delay ${a.CrawlDelaySec || 0}s)` });
-    const dlBar = el("span", { class: "bar " + (a.IsSuccess ? "ok" : "bad"), title: `download ${a.DownloadTimeSec}s` });
+    const hop = a.HttpStatusCode >= 300 && a.HttpStatusCode < 400 && a.HttpStatusCode !== 304;
+    const dlBar = el("span", { class: "bar " + (a.IsSuccess ? "ok" : hop ? "hop" : "bad"), title: `download ${a.DownloadTimeSec}s` });
     const track = el("span", { class: "track" }, waitBar, dlBar);
     waitBar.style.left = (100 * (s.from - t0) / total) + "%";
     waitBar.style.width = Math.max(100 * s.wait / total, 0) + "%";
@@ -424,7 +431,7 @@ function drawTimeline(box, attempts, error) {
       el("span", { class: "label" },
         el("strong", { text: `${i + 1}. ${kind}` }), " ",
         el("span", { class: "url", text: `${a.Method || "GET"} ${a.Url}` }), el("br"),
-        el("span", { class: a.IsSuccess ? "ok-text" : "error", text: outcome }),
+        el("span", { class: a.IsSuccess ? "ok-text" : hop ? "hop-text" : "error", text: outcome }),
         el("span", { class: "muted", text: ` · ${a.ViaProxy ? "via " + (a.Proxy || "proxy") : "direct"} · wait ${fmt(a.WaitTimeSec)} · download ${fmt(a.DownloadTimeSec)}` })),
       track));
   });
@@ -442,19 +449,40 @@ pages.new = function () {
       return null;
     }
   }
-  function lineOf(path) {  // the editor line of a path's last key, for the error list
-    const keys = path.replace(/\[\d+\]/g, "").split(".").filter((k) => k && k !== "$" && k !== "scheme");
-    const last = keys[keys.length - 1];
-    if (!last) return null;
-    const at = editor.value.indexOf(`"${last}"`);
+  function offsetOf(path) {  // where a path's last key is in the editor's text, roughly
+    const text = editor.value;
+    let pos = 0;
+    let found = -1;
+    for (const part of path.match(/[^.[\]]+|\[\d+\]/g) || []) {
+      if (part === "$" || (part === "scheme" && found < 0 && !text.includes('"scheme"'))) continue;
+      if (part.startsWith("[")) {  // the n-th element: skip n objects' opening braces
+        for (let n = +part.slice(1, -1); n >= 0 && pos >= 0; n--) pos = text.indexOf("{", pos + 1);
+        if (pos < 0) return found;
+        continue;
+      }
+      const at = text.indexOf(`"${part}"`, pos);
+      if (at < 0) return found;
+      found = pos = at;
+    }
+    return found;
+  }
+  function lineOf(path) {
+    const at = offsetOf(path);
     return at < 0 ? null : editor.value.slice(0, at).split("\n").length;
   }
   function showErrors(errors) {
     const list = $("#scheme-errors");
     list.replaceChildren(...Object.entries(errors).map(([path, messages]) => {
       const line = lineOf(path);
+      const go = () => {  // select the offending key in the editor
+        const at = offsetOf(path);
+        if (at < 0) return;
+        editor.focus();
+        editor.setSelectionRange(at, editor.value.indexOf("\n", at) >>> 0);
+      };
       return el("li", { class: "error", "data-path": path },
-        el("code", { text: path }), line ? el("span", { class: "muted", text: ` (line ${line})` }) : null,
+        el("code", { text: path }),
+        line ? el("button", { type: "button", class: "link-inline", onclick: go, text: ` line ${line}` }) : null,
         ": " + messages.join("; "));
     }));
     editor.setAttribute("aria-invalid", Object.keys(errors).length ? "true" : "false");
