@@ -69,7 +69,7 @@ class Server:
         # POST /v1/preview: one page through the engine, in a preview process.
         self.preview = PreviewAPI(self.context, self.reactor)
         # The web console at / and the API reference at /docs (control_api/web/console.py).
-        self.console = ConsoleApp(self.context)
+        self.console = ConsoleApp(self.context, warm_preview=self.preview.pool.process)
         self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
         self.reaper = Reaper(self.store, config.stale_after, self.reactor, self.run_finished)
 

@@ -2,7 +2,8 @@
 
 The crawl never runs in the API's reactor (DESIGN.md decision 1): one long-lived preview
 process (`python -m engine.preview`) takes previews as JSON lines on its stdin and answers on
-its stdout, several at once. It is started on the first preview and kept (warm: a preview
+its stdout, several at once. It is started on the first preview (or when the console's
+editor page is served) and kept (warm: a preview
 then costs the page's download and extraction, not Scrapy's start-up), and replaced after
 `RECYCLE_AFTER` previews or when it exits.
 """

@@ -12,6 +12,7 @@ Every page is sent with a Content-Security-Policy that allows no inline script.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,11 @@ def swagger_dir() -> Path:
 class ConsoleApp:
     app = Klein()
 
-    def __init__(self, ctx: ApiContext):
+    def __init__(self, ctx: ApiContext, warm_preview: Callable[[], object] | None = None):
         self.ctx = ctx
+        # Called when the editor page is served: a preview is likely soon, and the preview
+        # process's start (Scrapy's import, seconds on a busy machine) is paid meanwhile.
+        self.warm_preview = warm_preview
         self.templates = Environment(loader=PackageLoader(__package__, "templates"),
                                      autoescape=select_autoescape(["html"]))
 
@@ -74,6 +78,8 @@ class ConsoleApp:
 
     @app.route("/console/new", methods=["GET"])
     def new(self, request: IRequest) -> bytes:
+        if self.warm_preview is not None:
+            self.warm_preview()
         return self.page(request, "new", title="New task")
 
     @app.route("/console/tasks/<task_id>", methods=["GET"])
