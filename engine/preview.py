@@ -32,6 +32,8 @@ from engine.signals import page_finished
 from engine.task_settings import apply_scheme
 
 NO_LOCAL_SCHEMES = {"file": None, "data": None, "ftp": None, "s3": None}
+DEADLINE = 20.0  # seconds a preview crawl may take (the API passes its own)
+MAX_RETRY_DELAY_MS = 1000
 
 
 class PreviewSpider(Spider):
@@ -49,7 +51,20 @@ class PreviewSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PreviewSpider:
         scheme: Scheme = kwargs["scheme"]
+        # One page: no crawl delay between robots.txt and the page, retries at most a second
+        # apart; and a deadline, so a preview answers in time whatever the scheme's timeouts.
+        retry = scheme.request.retry
+        scheme = scheme.model_copy(update={
+            "politeness": scheme.politeness.model_copy(update={"crawl_delay": 0,
+                                                               "host_delays": {}}),
+            "request": scheme.request.model_copy(update={"retry": retry.model_copy(
+                update={"delay_ms": min(retry.delay_ms, MAX_RETRY_DELAY_MS)})})})
+        kwargs["scheme"] = scheme
+        deadline = float(kwargs.pop("deadline", DEADLINE))
         apply_scheme(crawler.settings, scheme)
+        crawler.settings.set("CLOSESPIDER_TIMEOUT", deadline, priority="spider")
+        crawler.settings.set("DOWNLOAD_TIMEOUT", min(scheme.request.timeout_s, deadline),
+                             priority="spider")
         # A stored run's walls: the outbound guard and no handler for local schemes.
         crawler.settings.set("CRAWLPLANE_PREVIEW", True, priority="spider")
         crawler.settings.set("DOWNLOAD_HANDLERS", NO_LOCAL_SCHEMES, priority="spider")
@@ -93,6 +108,9 @@ class PreviewSpider(Spider):
         self.result["links"] = links
         return iter(())
 
+    def closed(self, reason: str) -> None:
+        self.result["closed"] = reason
+
     def failed(self, failure: Failure) -> None:
         report_failure(self.crawler, failure.request, failure.value)  # type: ignore[attr-defined]
 
@@ -102,13 +120,16 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
     attempts = result.get("attempts") or []
     page = result.get("page") or {}
     download = dict(attempts[-1]) if attempts else None  # none: refused before sending
+    error = page.get("error")
+    if not page and result.get("closed") == "closespider_timeout":
+        error = "the preview's time ran out before the page was had"
     return {
         "items": result.get("items", []),
         "links": result.get("links", {"paginate": [], "follow": []}),
         "download": download,
         "attempts": attempts,
         "state": page.get("state"),
-        "error": page.get("error"),
+        "error": error,
     }
 
 
@@ -140,7 +161,8 @@ def main() -> int:
                 self.send({"id": None, "error": f"bad preview request: {exc}"})
                 return
             result: dict[str, Any] = {}
-            d = runner.crawl(PreviewSpider, scheme=scheme, url=job["url"], result=result)
+            d = runner.crawl(PreviewSpider, scheme=scheme, url=job["url"], result=result,
+                             deadline=job.get("deadline", DEADLINE))
             d.addCallback(lambda _: self.send({"id": job["id"], "result": answer(result)}))
             d.addErrback(lambda f: self.send({"id": job["id"],
                                               "error": f.getErrorMessage()}))

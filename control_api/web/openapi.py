@@ -204,7 +204,7 @@ EXAMPLE_SCHEME: dict[str, Any] = {
 }
 PREVIEW_REQUEST = {
     "type": "object", "required": ["scheme", "url"], "additionalProperties": False,
-    "properties": {"scheme": {"$ref": "#/components/schemas/Scheme"},
+    "properties": {"scheme": {"$ref": "#/components/schemas/PreviewScheme"},
                    "url": {"type": "string", "description": "the page to fetch (http or https)"}},
 }
 PREVIEW = {
@@ -372,7 +372,10 @@ def scheme_schemas() -> dict[str, Any]:
     """The scheme's JSON Schema from its pydantic models, refs moved under components."""
     schema = Scheme.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return {"Scheme": schema, **defs}
+    # A preview's scheme may leave start_urls out (the previewed URL stands in).
+    preview = {**schema, "title": "PreviewScheme",
+               "required": [k for k in schema.get("required", []) if k != "start_urls"]}
+    return {"Scheme": schema, "PreviewScheme": preview, **defs}
 
 
 def docs_html(document: dict[str, Any]) -> str:

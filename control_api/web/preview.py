@@ -32,7 +32,8 @@ from engine.scheme import Scheme, Url
 
 logger = logging.getLogger(__name__)
 RECYCLE_AFTER = 500  # previews per process, then a fresh one (bounds any slow growth)
-TIMEOUT_MARGIN = 15.0  # seconds past the scheme's own request timeout and retries
+DEADLINE = 20.0  # seconds a preview's crawl may take, whatever its scheme's timeouts say
+TIMEOUT_MARGIN = 10.0  # seconds past the deadline before the API gives up on an answer
 
 
 class PreviewFailed(ApiError):
@@ -71,13 +72,14 @@ class PreviewProcess(protocol.ProcessProtocol):
     def errReceived(self, data: bytes) -> None:  # noqa: N802
         self.stderr = (self.stderr + data)[-4000:]
 
-    def ask(self, job_id: int, scheme: dict[str, Any], url: str) -> defer.Deferred[Any]:
+    def ask(self, job_id: int, scheme: dict[str, Any], url: str,
+            deadline: float) -> defer.Deferred[Any]:
         d: defer.Deferred[dict[str, Any]] = defer.Deferred()
         self.pending[job_id] = d
         self.served += 1
         assert self.transport is not None
-        self.transport.write(json.dumps({"id": job_id, "scheme": scheme, "url": url}).encode()
-                             + b"\n")
+        self.transport.write(json.dumps({"id": job_id, "scheme": scheme, "url": url,
+                                         "deadline": deadline}).encode() + b"\n")
         return d
 
     def answered(self, message: dict[str, Any]) -> None:
@@ -117,15 +119,15 @@ class PreviewPool:
                                       childFDs={0: "w", 1: "r", 2: "r"})
         return self.current
 
-    def preview(self, scheme: dict[str, Any], url: str, timeout: float) -> defer.Deferred[Any]:
+    def preview(self, scheme: dict[str, Any], url: str, deadline: float) -> defer.Deferred[Any]:
         worker = self.process()
-        d = worker.ask(next(self.ids), scheme, url)
+        d = worker.ask(next(self.ids), scheme, url, deadline)
         if worker.served >= RECYCLE_AFTER:  # new previews go to a fresh process
             worker.alive = False
             self.current = None
             if not worker.pending:
                 worker.close()
-        d.addTimeout(timeout, self.reactor)
+        d.addTimeout(deadline + TIMEOUT_MARGIN, self.reactor)
         return d
 
     def ended(self, worker: PreviewProcess) -> None:
@@ -158,13 +160,12 @@ class PreviewAPI:
         errors = await in_thread(check_urls, urls, self.ctx.config.allow_private_targets)
         if errors:
             raise Unprocessable(errors, "an outbound URL points where requests are not allowed")
-        options = body.scheme.request
-        timeout = options.timeout_s * (options.retry.limit + 1) + TIMEOUT_MARGIN
         try:
             message = await self.pool.preview(body.scheme.model_dump(mode="json"), body.url,
-                                              timeout)
+                                              DEADLINE)
         except defer.TimeoutError:
-            raise PreviewTimeout(f"the preview took more than {timeout:.0f} s") from None
+            raise PreviewTimeout(f"no answer from the preview process within "
+                                 f"{DEADLINE + TIMEOUT_MARGIN:.0f} s") from None
         if "error" in message:
             raise PreviewFailed(f"the preview failed: {message['error']}")
         return send_json(request, message["result"])
