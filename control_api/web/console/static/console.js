@@ -482,7 +482,7 @@ pages.new = function () {
       };
       return el("li", { class: "error", "data-path": path },
         el("code", { text: path }),
-        line ? el("button", { type: "button", class: "link-inline", onclick: go, text: ` line ${line}` }) : null,
+        line ? el("button", { type: "button", class: "link-inline", onclick: go, text: `line ${line}` }) : null,
         ": " + messages.join("; "));
     }));
     editor.setAttribute("aria-invalid", Object.keys(errors).length ? "true" : "false");
