@@ -2,10 +2,18 @@
 
     .venv/bin/python bench/api.py [--pages 60] [--repeat 5] [--duration 5] [--no-scrapyd] ...
 
-1. Latency: a task POSTed until `completed` for a 60-page crawl of the test site's /gen/ pages,
-   against the same crawl (the same `task` spider and scheme) through Scrapyd's schedule.json
-   until `finished`, and ScrapyRT's crawl.json. Targets: at most 0.2 of Scrapyd, 1.0 of ScrapyRT.
-2. GET /v1/tasks/{id} req/s and p99, idle and while a 5,000-page crawl runs. Target: ratio 0.8.
+1. Latency: a task POSTed until `completed` for a 60-page crawl of the test site's /gen/ pages
+   (61 responses with the warm-up's), against the same crawl (the same `task` spider and
+   scheme) through Scrapyd's schedule.json until `finished`, and ScrapyRT's crawl.json.
+   Targets (issue 16): at most 0.05 of Scrapyd, 0.7 of ScrapyRT.
+2. A burst: 20 one-page tasks (different /gen/ pages) created at once until all are completed,
+   against ScrapyRT answering the same 20 pages requested at once. Target: at most 1.0.
+3. Reads, in the same run: GET /health, GET /v1/tasks/{id} (target >= 0.5x /health) and
+   GET /v1/tasks?take=100 over 300 tasks (target >= 0.15x /health) idle; GET /v1/tasks/{id}
+   while a 5,000-page crawl runs (target >= 0.9x idle, p99 <= 25 ms).
+4. `--streams N` (alone: `--streams 200 --no-scrapyd --no-scrapyrt --no-load --repeat 0`):
+   GET /v1/tasks/{id} req/s with no event streams, then with N open /events streams on
+   (idle) tasks, same server. Target: ratio >= 0.9.
 
 Scrapyd and ScrapyRT are installed into the venv on first use (pip); they are not dependencies.
 """
@@ -225,6 +233,55 @@ async def _worker(host: str, port: int, request: bytes, until: float,
         writer.close()
 
 
+def one_page(site: TestSite, n: int) -> dict[str, Any]:
+    scheme = gen_scheme(site, 1)
+    scheme["start_urls"] = [site.abs(f"/gen/{n}.html")]
+    del scheme["follow"]
+    return scheme
+
+
+def burst_ours(server: Crawlplane, site: TestSite, n: int, tag: str) -> float:
+    """Seconds from the first of `n` one-page tasks POSTed at once to all completed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda i: server.call("POST", "/v1/tasks", {
+            "scheme": one_page(site, 100 + i), "tag": tag}), range(n)))
+    while True:
+        tasks = server.call("GET", f"/v1/tasks?take=100&tag={tag}")["data"]
+        if all(t["status"] not in ("queued", "running") for t in tasks):
+            elapsed = time.perf_counter() - start
+            assert all(t["status"] == "completed" and t["items"] == 1 for t in tasks), tasks
+            return elapsed
+        time.sleep(0.01)
+
+
+def burst_scrapyrt(site: TestSite, n: int, repeat: int) -> list[float]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    env = {**os.environ, "CRAWLPLANE_DATA_DIR": tempfile.mkdtemp(prefix="cp-bench-rt-")}
+    base = f"http://127.0.0.1:{port}/crawl.json?"
+
+    def one(i: int) -> None:
+        answer = http("GET", base + urllib.parse.urlencode({
+            "spider_name": "task", "start_requests": "true",
+            "crawl_args": json.dumps({"scheme": json.dumps(one_page(site, 100 + i))})}))
+        assert answer["status"] == "ok" and len(answer["items"]) == 1, answer
+
+    with process([str(BIN / "scrapyrt"), "-i", "127.0.0.1", "-p", str(port)], cwd=ROOT,
+                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        wait_http(f"http://127.0.0.1:{port}/crawl.json")
+        one(0)  # warm-up
+
+        def once() -> None:
+            with ThreadPoolExecutor(n) as pool:
+                list(pool.map(one, range(n)))
+
+        return timed(repeat, once, pause=0.5)
+
+
 def load(url: str, key: str, duration: float, connections: int) -> tuple[float, float]:
     """Requests per second and p99 latency (ms) of GET `url` over keep-alive connections."""
     parts = urllib.parse.urlsplit(url)
@@ -260,6 +317,10 @@ def main() -> int:
     parser.add_argument("--no-scrapyd", action="store_true")
     parser.add_argument("--no-scrapyrt", action="store_true")
     parser.add_argument("--no-load", action="store_true")
+    parser.add_argument("--streams", type=int, default=0,
+                        help="open this many event streams for the streams comparison")
+    parser.add_argument("--burst", type=int, default=20, help="one-page tasks created at once")
+    parser.add_argument("--list-tasks", type=int, default=300)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cp-bench-"))
@@ -267,6 +328,10 @@ def main() -> int:
         server = Crawlplane(work / "crawlplane")
         try:
             time.sleep(2)  # the warm worker is ready
+            if args.streams:
+                streams_test(server, site, args)
+            if not args.repeat:
+                return 0
             scheme = gen_scheme(site, args.pages)
             server.run_until_completed(scheme, args.pages)  # warm-up
             # A server with its warm worker ready (a new one starts with each run, and takes
@@ -281,11 +346,23 @@ def main() -> int:
                 theirs = scrapyd_times(scheme, max(2, args.repeat // 2), work / "scrapyd")
                 print(f"   scrapyd     {summary(theirs)}")
                 ratio = statistics.median(ours) / statistics.median(theirs)
-                print(f"   ratio to Scrapyd  {ratio:.3f}  (target <= 0.2)")
+                print(f"   ratio to Scrapyd  {ratio:.3f}  (target <= 0.05)")
             if not args.no_scrapyrt and ensure_installed("scrapyrt", "scrapyrt"):
                 rt = scrapyrt_times(scheme, args.repeat, args.pages)
                 print(f"   scrapyrt    {summary(rt)}")
                 ratio = statistics.median(ours) / statistics.median(rt)
+                print(f"   ratio to ScrapyRT {ratio:.3f}  (target <= 0.7)")
+            if not args.no_scrapyrt and ensure_installed("scrapyrt", "scrapyrt"):
+                n = args.burst
+                ours_burst = []
+                for i in range(args.repeat):
+                    time.sleep(args.pause)
+                    ours_burst.append(burst_ours(server, site, n, f"burst{i}"))
+                rt_burst = burst_scrapyrt(site, n, args.repeat)
+                print(f"\n2. A burst of {n} one-page tasks at once, until all completed")
+                print(f"   crawlplane  {summary(ours_burst)}")
+                print(f"   scrapyrt    {summary(rt_burst)}")
+                ratio = statistics.median(ours_burst) / statistics.median(rt_burst)
                 print(f"   ratio to ScrapyRT {ratio:.3f}  (target <= 1.0)")
             if not args.no_load:
                 load_test(server, site, args)
@@ -297,11 +374,21 @@ def main() -> int:
 def load_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> None:
     idle_task = server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
     idle_url = f"{server.url}/v1/tasks/{idle_task['id']}"
+    for _ in range(args.list_tasks):
+        server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+    list_url = f"{server.url}/v1/tasks?take=100"
     load(idle_url, server.key, 1.0, args.connections)  # warm-up
+    health_rps, health_p99 = load(f"{server.url}/health", server.key, args.duration,
+                                  args.connections)
     idle_rps, idle_p99 = load(idle_url, server.key, args.duration, args.connections)
-    print(f"\n2. GET /v1/tasks/{{id}}, {args.connections} keep-alive connections, "
-          f"{args.duration:.0f} s")
-    print(f"   idle             {idle_rps:7.0f} req/s  p99 {idle_p99:6.1f} ms")
+    list_rps, list_p99 = load(list_url, server.key, args.duration, args.connections)
+    print(f"\n3. Reads, {args.connections} keep-alive connections, {args.duration:.0f} s each")
+    print(f"   GET /health                {health_rps:7.0f} req/s  p99 {health_p99:6.1f} ms")
+    print(f"   GET /v1/tasks/{{id}}         {idle_rps:7.0f} req/s  p99 {idle_p99:6.1f} ms  "
+          f"{idle_rps / health_rps:.2f}x /health (target >= 0.5)")
+    print(f"   GET /v1/tasks?take=100     {list_rps:7.0f} req/s  p99 {list_p99:6.1f} ms  "
+          f"{list_rps / health_rps:.2f}x /health (target >= 0.15; {args.list_tasks + 1}+ "
+          "tasks)")
 
     crawl = server.call("POST", "/v1/tasks", {
         "scheme": gen_scheme(site, args.crawl_pages, concurrency=32)})
@@ -314,14 +401,73 @@ def load_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> N
     busy_rps, busy_p99 = load(crawl_url, server.key, args.duration, args.connections)
     task = server.call("GET", f"/v1/tasks/{crawl['id']}")
     rate = (task["pages"] - pages_before) / (time.perf_counter() - start)
-    print(f"   during crawl     {busy_rps:7.0f} req/s  p99 {busy_p99:6.1f} ms  "
+    print(f"   GET /v1/tasks/{{id}} crawl  {busy_rps:7.0f} req/s  p99 {busy_p99:6.1f} ms  "
           f"(crawl {task['status']} at {rate:.0f} pages/s meanwhile)")
-    print(f"   ratio busy/idle  {busy_rps / idle_rps:.2f}  (target >= 0.8)")
+    print(f"   ratio busy/idle  {busy_rps / idle_rps:.2f}  (target >= 0.9, p99 <= 25 ms)")
     while task["status"] in ("queued", "running"):
         time.sleep(0.5)
         task = server.call("GET", f"/v1/tasks/{crawl['id']}")
     print(f"   the {args.crawl_pages}-page crawl: {task['status']}, {task['pages']} pages "
           f"in {task['elapsed']:.1f} s ({task['pages'] / task['elapsed']:.0f} pages/s)")
+
+
+async def _hold_streams(host: str, port: int, paths: list[str], key: str,
+                        opened: asyncio.Event, stop: asyncio.Event) -> None:
+    """Open an event stream on each path and keep reading them until `stop`."""
+    conns = []
+    for path in paths:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
+                     f"Accept: text/event-stream\r\n\r\n".encode())
+        conns.append((reader, writer))
+    for reader, _ in conns:
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head[:100]
+
+    async def drain(reader: asyncio.StreamReader) -> None:
+        while not stop.is_set():
+            if not await reader.read(4096):
+                return
+
+    readers = [asyncio.ensure_future(drain(r)) for r, _ in conns]
+    opened.set()
+    await stop.wait()
+    for task in readers:
+        task.cancel()
+    for _, writer in conns:
+        writer.close()
+
+
+def streams_test(server: Crawlplane, site: TestSite, args: argparse.Namespace) -> None:
+    target = server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+    url = f"{server.url}/v1/tasks/{target['id']}"
+    # The streams watch 20 idle tasks (10 streams each): 20 watches, one poll per interval.
+    watched = [server.call("POST", "/v1/tasks", {"scheme": gen_scheme(site, 1), "run": False})
+               for _ in range(20)]
+    paths = [f"/v1/tasks/{watched[i % 20]['id']}/events" for i in range(args.streams)]
+    load(url, server.key, 1.0, args.connections)  # warm-up
+    none_rps, none_p99 = load(url, server.key, args.duration, args.connections)
+    parts = urllib.parse.urlsplit(server.url)
+    loop = asyncio.new_event_loop()
+    opened, stop = asyncio.Event(), asyncio.Event()
+    holder = loop.create_task(_hold_streams(parts.hostname or "", parts.port or 80, paths,
+                                            server.key, opened, stop))
+    import threading
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(holder,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not opened.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    with_rps, with_p99 = load(url, server.key, args.duration, args.connections)
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+    print(f"\n3. GET /v1/tasks/{{id}}, {args.connections} keep-alive connections, "
+          f"{args.duration:.0f} s")
+    print(f"   no event streams   {none_rps:7.0f} req/s  p99 {none_p99:6.1f} ms")
+    print(f"   {args.streams} open streams  {with_rps:7.0f} req/s  p99 {with_p99:6.1f} ms")
+    print(f"   ratio              {with_rps / none_rps:.2f}  (target >= 0.9)")
 
 
 if __name__ == "__main__":

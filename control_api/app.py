@@ -35,7 +35,9 @@ class Server:
         from control_api.web.auth import Auth
         from control_api.web.console import ConsoleApp
         from control_api.web.context import ApiContext
+        from control_api.web.events import EventHub
         from control_api.web.interactive import InteractiveAPI
+        from control_api.web.metrics import Metrics
         from control_api.web.preview import PreviewAPI
         from control_api.web.schedules import ScheduleAPI
         from control_api.web.task_api import TaskAPI
@@ -57,7 +59,13 @@ class Server:
         # What the three Klein apps share: one authentication (with its rate limits) and the
         # outbound safety check of crawl targets and webhook URLs.
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
-                                  target_check=targets.target_check(config.allow_private_targets))
+                                  target_check=targets.TargetCheck(config.allow_private_targets,
+                                                                     self.reactor))
+        self.context.events = EventHub(self.store, self.reactor, config.data_dir,
+                                       interval=config.events_interval,
+                                       heartbeat=config.events_heartbeat)
+        self.context.metrics = Metrics(self.store, config.max_processes,
+                                       token=config.metrics_token, public=config.metrics_public)
         self.api = TaskAPI(self.context)
         self.interactive = InteractiveAPI(self.context)
         self.finished_hooks.append(self.interactive.run_finished)

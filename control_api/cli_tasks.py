@@ -75,6 +75,48 @@ class Client:
         return payload
 
 
+    def follow(self, task_id: str, display: Any) -> dict[str, Any] | None:
+        """Follow the task's event stream (`/v1/tasks/{id}/events`) to its end, showing
+        progress; the task object of the `end` event, or None when there is no stream or it
+        failed (the caller polls instead)."""
+        request = urllib.request.Request(f"{self.url}/v1/tasks/{task_id}/events",
+                                         headers={"X-API-KEY": self.key,
+                                                  "Accept": "text/event-stream"})
+        state: dict[str, Any] = {"id": task_id, "status": "queued", "items": 0,
+                                 "progress": {"done": 0, "queued": 0}}
+        last_id = None
+        for _ in range(3):  # a dropped connection resumes where it was
+            if last_id:
+                request.add_header("Last-Event-ID", last_id)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as stream:
+                    event, data = "", ""
+                    for raw in stream:
+                        line = raw.decode("utf-8").rstrip("\r\n")
+                        if line.startswith("id:"):
+                            last_id = line[3:].strip()
+                        elif line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data = line[5:].strip()
+                        elif not line and event:
+                            value = json.loads(data)
+                            if event == "end":
+                                return value if "status" in value else None
+                            if event == "status":
+                                state["status"] = value["status"]
+                            elif event == "progress":
+                                state["items"] = value.get("items", state["items"])
+                                state["progress"] = value
+                            display.update(state)
+                            event, data = "", ""
+            except urllib.error.HTTPError:
+                return None  # no stream on this server (404): poll
+            except (OSError, ValueError, KeyError):
+                pass
+        return None
+
+
 def problem_line(status: int, body: bytes) -> str:
     """An error answer as one line: status, detail and each field path's messages."""
     try:
@@ -175,7 +217,9 @@ def wait(api: Client, task: dict[str, Any]) -> dict[str, Any]:
     display = progress_display()
     try:
         with display:
-            while task["status"] in ACTIVE:
+            if task["status"] in ACTIVE:  # the event stream when the server has one
+                task = api.follow(task["id"], display) or task
+            while task["status"] in (*ACTIVE, "paused"):  # else (or after it) poll
                 display.update(task)
                 time.sleep(0.5)
                 task = api.call("GET", f"/v1/tasks/{task['id']}")

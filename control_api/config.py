@@ -20,6 +20,8 @@ class Config:
     store_url: str = ""  # empty: SQLite in data_dir
     allow_private_targets: bool = False
     max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # 1 (or more): runs are forked by a fork server that imported Scrapy once
+    # (engine/forkserver.py); 0: each run starts a new Python (about 1.4 s).
     warm_workers: int = 1
     body_limit: int = 1024 * 1024  # bytes of a request body
     # Requests per minute per key, all endpoints together; high enough for an /api/v2 client
@@ -45,6 +47,13 @@ class Config:
     # Bring the store's schema to this code's revision on start (server and CLI); off: refuse
     # to start on an older store until `crawlplane db upgrade` ran (engine/store/schema.py).
     auto_migrate: bool = True
+    # GET /v1/tasks/{id}/events: how often the hub reads the watched tasks (seconds; the
+    # fastest progress rate), and the heartbeat comment's period.
+    events_interval: float = 0.5
+    events_heartbeat: float = 15.0
+    # GET /metrics: a bearer token that may read it (besides API keys), or no protection.
+    metrics_token: str = ""
+    metrics_public: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -68,6 +77,12 @@ class Config:
             webhook_poll=float(env.get("CRAWLPLANE_WEBHOOK_POLL", defaults.webhook_poll)),
             stale_after=float(env.get("CRAWLPLANE_STALE_AFTER", defaults.stale_after)),
             auto_migrate=_flag(env.get("CRAWLPLANE_AUTO_MIGRATE", "1")),
+            events_interval=float(env.get("CRAWLPLANE_EVENTS_INTERVAL",
+                                          defaults.events_interval)),
+            events_heartbeat=float(env.get("CRAWLPLANE_EVENTS_HEARTBEAT",
+                                           defaults.events_heartbeat)),
+            metrics_token=env.get("CRAWLPLANE_METRICS_TOKEN", ""),
+            metrics_public=_flag(env.get("CRAWLPLANE_METRICS_PUBLIC")),
             launcher=env.get("CRAWLPLANE_LAUNCHER", "").strip().lower(),
             scrapyd_nodes=tuple(n.strip() for n in env.get("CRAWLPLANE_SCRAPYD_NODES", "")
                                 .split(",") if n.strip()),

@@ -31,7 +31,8 @@ def remove(data_dir: Path, run_ids: list[str]) -> None:
 
 
 def render_run(store: Store, data_dir: Path, run_id: str) -> None:
-    """A run ended: (re)render the formats its scheme asks for, from what the store now holds."""
+    """A run ended: render the formats its scheme asks for, from what the store now holds,
+    unless its crawl has rendered them all (it does as it closes, after its last write)."""
     run = store.get_run(run_id)
     task = store.get_task(run["task_id"]) if run else None
     if run is None or task is None:
@@ -40,4 +41,7 @@ def render_run(store: Store, data_dir: Path, run_id: str) -> None:
         runs.delete_data(store, [run_id])
         remove(data_dir, [run_id])
         return
-    render_all(store, data_dir, run_id, Scheme.model_validate(task["scheme"]))
+    scheme = Scheme.model_validate(task["scheme"])
+    if set(scheme.formats) <= set(run.get("result_sizes") or ()):
+        return  # its crawl rendered them as it closed, after its last write: not twice
+    render_all(store, data_dir, run_id, scheme)

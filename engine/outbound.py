@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -80,14 +81,18 @@ def resolve(host: str, port: int | None) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def host_problem(host: str, port: int | None, allow_private: bool) -> str | None:
+Resolve = Callable[[str, int | None], list[str]]
+
+
+def host_problem(host: str, port: int | None, allow_private: bool,
+                 resolver: Resolve = resolve) -> str | None:
     name = host.lower().rstrip(".")
     if name in METADATA_HOSTS:
         return f"{host} is a cloud metadata host"
     if is_literal(name):
         kind = address_kind(name, allow_private)
         return f"{host} is {kind}" if kind else None
-    for address in resolve(name, port):
+    for address in resolver(name, port):
         kind = address_kind(address, allow_private)
         if kind is not None:
             return f"{host} resolves to {address}, {kind}"

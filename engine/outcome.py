@@ -27,6 +27,9 @@ from typing import Any
 
 from engine.store.status import GATES_EXHAUSTED, ROBOTS_DENIED
 
+# A crawl closed with the reason "failed: <why>" (e.g. by raising CloseSpider) ends `error`,
+# its error saying why (engine/login.py).
+FAILED_REASON = "failed: "
 HTTP_KEY = re.compile(r"^http_[1-5]\d\d$")
 FAILURE_KEYS = ("http_<code>", "dns", "connection", "timeout", "tls", "robots", "refused",
                 "gates_exhausted", "other")

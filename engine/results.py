@@ -17,7 +17,7 @@ from scrapy.utils.misc import load_object
 from engine.flatten import columns
 from engine.scheme import FORMATS, Scheme
 from engine.settings import FEED_EXPORTERS
-from engine.store import Store
+from engine.store import Store, sizes
 
 
 def _exporter(fmt: str, file: Any, scheme: Scheme) -> BaseItemExporter:
@@ -41,11 +41,19 @@ def result_path(data_dir: Path, run_id: str, fmt: str) -> Path:
 def render(store: Store, data_dir: Path, run_id: str, scheme: Scheme, fmt: str,
            force: bool = False) -> Path:
     """The run's results file in `fmt`, rendered from the store unless already there (or
-    again when `force`: the old file stays readable until the new one replaces it)."""
+    again when `force`: the old file stays readable until the new one replaces it); its size
+    is recorded on the run."""
+    existing = result_path(data_dir, run_id, fmt)
+    if existing.exists() and not force:
+        return existing
+    path = _render(store, data_dir, run_id, scheme, fmt)
+    sizes.record(store, run_id, {fmt: path.stat().st_size})
+    return path
+
+
+def _render(store: Store, data_dir: Path, run_id: str, scheme: Scheme, fmt: str) -> Path:
     assert fmt in FORMATS
     path = result_path(data_dir, run_id, fmt)
-    if path.exists() and not force:
-        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write to a temporary file and rename, so a reader never sees half a file.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{run_id}.", suffix=f".{fmt}")
@@ -71,6 +79,7 @@ def file_size(data_dir: Path, run_id: str, fmt: str) -> int | None:
 
 
 def render_all(store: Store, data_dir: Path, run_id: str, scheme: Scheme) -> None:
-    """Every format the scheme asks for, rendered again from what the store now holds."""
-    for fmt in scheme.formats:
-        render(store, data_dir, run_id, scheme, fmt, force=True)
+    """Every format the scheme asks for, rendered again from what the store now holds (their
+    sizes recorded on the run in one write)."""
+    paths = {fmt: _render(store, data_dir, run_id, scheme, fmt) for fmt in scheme.formats}
+    sizes.record(store, run_id, {fmt: path.stat().st_size for fmt, path in paths.items()})

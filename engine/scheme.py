@@ -52,9 +52,11 @@ def _schema(**keywords: Any) -> Any:
     return Field(json_schema_extra=keywords)
 
 
+# The served pattern of a selector (also /api/v2's, control_api/web/openapi_v2.py).
+SELECTOR_PATTERN = (r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh]|[Jj][Mm][Ee][Ss][Pp][Aa][Tt][Hh])"
+                    r"\s*:")
 SelectorText = Annotated[str, AfterValidator(_check_selector),
-                         _schema(minLength=1,
-                                 pattern=r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh])\s*:")]
+                         _schema(minLength=1, pattern=SELECTOR_PATTERN)]
 Url = Annotated[str, Field(max_length=8192), AfterValidator(_check_url),
                 _schema(minLength=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]")]
 _DELAY_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
@@ -143,15 +145,26 @@ class Filter(_Model):
 
 class FieldRule(_Model):
     name: str = Field(min_length=1, max_length=200)
-    selector: SelectorText
-    attr: str | None = None
+    # None only with "attr": "markdown": the main content of the page (or of the item).
+    selector: SelectorText | None = None
+    attr: str | None = Field(default=None, description=(
+        "An attribute name; val or absent for the inner text; markdown for the element's "
+        "content as Markdown (with no selector: the page's main content). For JMESPATH: "
+        "selectors, a key of a matched object."))
     many: bool = False
     filters: list[Filter] = []
     follow: FollowRule | None = None
 
+    @model_validator(mode="after")
+    def _selector_given(self) -> FieldRule:
+        if self.selector is None and self.attr != "markdown":
+            raise ValueError("a field needs a 'selector' (only an \"attr\": \"markdown\" field "
+                             "may leave it out, for the page's main content)")
+        return self
+
     @property
-    def query(self) -> Query:
-        return parse_selector(self.selector)
+    def query(self) -> Query | None:
+        return None if self.selector is None else parse_selector(self.selector)
 
 
 class FollowRule(_Model):
@@ -247,8 +260,75 @@ class Proxy(_Model):
     gates: list[Gate] = []
 
 
+class SitemapRule(_Model):
+    """Page URLs of the sitemaps matching `pattern` (a regular expression, searched) are
+    crawled."""
+
+    pattern: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {value!r}: {exc}") from None
+        return value
+
+
+class Login(_Model):
+    """A login form submitted before the start URLs (engine/login.py). `fields` values are
+    secrets: every read path shows them redacted (`redact_scheme`)."""
+
+    url: Url
+    form: SelectorText = "CSS: form"
+    fields: dict[Annotated[str, Field(min_length=1, max_length=200)],
+                 Annotated[str, Field(max_length=8192)]] = Field(min_length=1)
+    success: SelectorText
+WaitMs = Annotated[int, Field(ge=0, le=60_000)]
+
+
+def _absent() -> Any:
+    """An optional key that stays out of the canonical form when absent (older schemes keep
+    their payload id; an action shows only its own keys)."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Action(_Model):
+    """One step on a rendered page, in order: `{"click": sel}`, `{"scroll": "bottom",
+    "repeat": N, "wait_ms": M}`, `{"wait_for": sel}` or `{"wait_ms": M}`."""
+
+    click: SelectorText | None = _absent()
+    scroll: Literal["bottom"] | None = _absent()
+    repeat: Annotated[int, Field(ge=1, le=200)] | None = _absent()
+    wait_for: SelectorText | None = _absent()
+    wait_ms: WaitMs | None = _absent()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Action:
+        kinds = [k for k in ("click", "scroll", "wait_for") if getattr(self, k) is not None]
+        if len(kinds) > 1 or (kinds and kinds != ["scroll"] and self.wait_ms is not None):
+            raise ValueError("an action is one of click, scroll, wait_for or wait_ms")
+        if not kinds and self.wait_ms is None:
+            raise ValueError("an action needs click, scroll, wait_for or wait_ms")
+        if self.repeat is not None and self.scroll is None:
+            raise ValueError("'repeat' goes with 'scroll' only")
+        return self
+
+
+class Render(_Model):
+    """Pages rendered in headless Chromium (engine/rendering.py): after the page loads, wait
+    for `wait_for`, run `actions` in order, then wait `wait_ms`; `timeout_s` bounds it all."""
+
+    enabled: bool = True
+    wait_for: SelectorText | None = None
+    wait_ms: WaitMs = 0
+    timeout_s: RequestTimeout = 30
+    actions: list[Action] = Field(default=[], max_length=100)
+
+
 class Scheme(_Model):
-    start_urls: list[Url] = Field(min_length=1, max_length=100_000)
+    start_urls: list[Url] = Field(default=[], max_length=100_000)
     item: ItemRule | None = None
     paginate: Paginate | None = None
     follow: list[FollowLinks] = []
@@ -257,13 +337,53 @@ class Scheme(_Model):
     politeness: Politeness = Politeness()
     request: RequestOptions = RequestOptions()
     proxy: Proxy = Proxy()
+    # The real web (issue 15): sitemaps, a login. Keys for later work go after these.
+    sitemap_urls: list[Url] = Field(default=[], max_length=10_000, description=(
+        "Sitemaps, sitemap indexes (gzipped or not) or robots.txt files whose Sitemap: lines "
+        "are followed; their pages get the item rules. Replaces or adds to start_urls."))
+    sitemap_rules: list[SitemapRule] = Field(default=[], description=(
+        "Only sitemap page URLs that match one of these regular expressions are crawled."))
+    login: Login | None = Field(default=None, description=(
+        "A login form submitted before the start URLs; its session cookies stay for the crawl."
+        " Field values are secrets, shown as *** by every answer."))
+
+    @model_validator(mode="after")
+    def _where_to_start(self) -> Scheme:
+        if not self.start_urls and not self.sitemap_urls:
+            raise ValueError("give 'start_urls' or 'sitemap_urls' (or both)")
+        if self.login is not None and not self.request.cookies:
+            raise ValueError("'login' needs cookies: set request.cookies to true")
+        return self
+    render: Render | None = _absent()
+
+    @property
+    def renders(self) -> bool:
+        return self.render is not None and self.render.enabled
 
     def canonical_json(self) -> str:
         return canonical_json(self.model_dump(mode="json"))
 
     @property
     def payload_id(self) -> str:
-        return hashlib.md5(self.canonical_json().encode()).hexdigest()
+        # Of the redacted scheme: the id says nothing about the login secrets.
+        return hashlib.md5(canonical_json(redact_scheme(self.model_dump(mode="json")))
+                           .encode()).hexdigest()
+
+
+REDACTED = "***"
+
+
+def redact_scheme(data: Any) -> Any:
+    """Scheme data (a dict, as stored) with its login field values shown as `REDACTED`: what
+    every read path returns (GET .../scheme, schedules). The store keeps the values: the crawl
+    needs them to log in."""
+    if not isinstance(data, dict) or not isinstance(data.get("login"), dict):
+        return data
+    login = data["login"]
+    fields = login.get("fields")
+    if isinstance(fields, dict):
+        login = {**login, "fields": {name: REDACTED for name in fields}}
+    return {**data, "login": login}
 
 
 class SchemeError(ValueError):

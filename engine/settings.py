@@ -32,6 +32,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Inside retries and redirects, outside HttpProxyMiddleware (750): picks each attempt's
     # proxy or the direct connection, and moves a request on when its gate fails.
     "engine.downloadermiddlewares.gates.GateMiddleware": 710,  # after CookiesMiddleware (700)
+    # Rendering crawls only: marks page requests for the browser, through the gate's proxy.
+    "engine.rendering.RenderMiddleware": 720,
     # After robots.txt (100) and the gate's wait: the per-request crawl delay.
     "engine.downloadermiddlewares.crawl_delay.CrawlDelayMiddleware": 900,
     # Innermost: records every attempt with the headers really sent.
@@ -97,3 +99,12 @@ CRAWLPLANE_GATES_DIRECT = True
 CRAWLPLANE_GATES_ROTATE_ON = [401, 403]
 # Seconds to wait before each retry of the retry policy.
 CRAWLPLANE_RETRY_DELAY = 0.0
+
+# Rendering (a scheme's `render`, engine/rendering.py): the machine's Chromium (Debian's
+# `chromium` package; no browser is ever downloaded), and extra command-line flags for it
+# (comma-separated in the environment), after the ones a closed network needs.
+CRAWLPLANE_CHROMIUM = os.environ.get("CRAWLPLANE_CHROMIUM", "/usr/bin/chromium")
+CRAWLPLANE_CHROMIUM_ARGS = [a for a in os.environ.get("CRAWLPLANE_CHROMIUM_ARGS", "").split(",")
+                            if a]
+# The scheme's `render` (set per crawl by engine/task_settings.py); empty: no rendering.
+CRAWLPLANE_RENDER: dict[str, object] = {}

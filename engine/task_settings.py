@@ -6,6 +6,7 @@ from typing import Any
 
 from scrapy.settings import Settings
 
+from engine.rendering import render_settings
 from engine.scheme import Scheme
 
 
@@ -32,6 +33,7 @@ def apply_scheme(settings: Settings, scheme: Scheme) -> None:
         "CLOSESPIDER_ITEMCOUNT": limits.max_items or 0,
     }
     values.update(_politeness_and_gates(scheme))
+    values.update(render_settings(settings, scheme))  # nothing when the scheme does not render
     for name, value in values.items():
         settings.set(name, value, priority="spider")
     if politeness.host_delays:  # over the installation's own, if any

@@ -14,34 +14,48 @@ import re
 import sys
 from pathlib import Path
 
-from scrapy.settings import BaseSettings
+from scrapy.settings import BaseSettings, Settings
 
 IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 def main() -> int:
-    from scrapy.crawler import CrawlerProcess
+    settings = prepare()
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    crawl(settings, json.loads(line))
+    return 0
+
+
+def prepare() -> Settings:
+    """Everything a run needs that does not depend on the run: Scrapy, the engine and every
+    component the settings name imported, the process niced. No reactor yet (the fork server
+    forks after this: engine/forkserver.py)."""
     from scrapy.utils.project import get_project_settings
-    from scrapy.utils.reactor import install_reactor
 
     import engine.spiders.task  # noqa: F401  (import the spider's dependencies while idle)
 
     settings = get_project_settings()
     # Below the server's priority: under CPU contention the control API answers first.
     os.nice(settings.getint("CRAWLPLANE_WORKER_NICE"))
-    install_reactor(settings["TWISTED_REACTOR"])
     preload(settings)
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0
-    job = json.loads(line)
+    return settings
+
+
+def crawl(settings: Settings, job: dict[str, str]) -> None:
+    """Run `job` ({"task_id", "run_id"}) in this process, on a reactor installed now, with the
+    run's own log file."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(settings["TWISTED_REACTOR"])
     log_file = log_path(Path(settings["CRAWLPLANE_DATA_DIR"]), job["run_id"])
     log_file.parent.mkdir(parents=True, exist_ok=True)
     settings.set("LOG_FILE", str(log_file), priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
     process.crawl("task", task_id=job["task_id"], run_id=job["run_id"])
     process.start()
-    return 0
 
 
 def log_path(data_dir: Path, run_id: str) -> Path:

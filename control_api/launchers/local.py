@@ -1,5 +1,9 @@
-"""The local launcher: crawls in child processes of the server, one run per process, with a
-warm idle worker ready (DESIGN.md decision 1; the contract is in launchers/base.py)."""
+"""The local launcher: crawls in child processes of the server, one run per process, at most
+`max_processes` at once (DESIGN.md decision 1; the contract is in launchers/base.py).
+
+With warm workers on (CRAWLPLANE_WARM_WORKERS, default 1), runs are forked by a fork server
+(engine/forkserver.py) that has imported Scrapy and the engine once: every run of a burst
+starts in milliseconds, in a fresh process of its own. With 0, each run starts a new Python."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from engine.store.runs import claim
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
-WARM_DELAY = 0.5  # seconds after a launch before a new warm worker is started
+RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
 
 
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
@@ -57,8 +61,60 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+class Forked:
+    """A run's crawl process forked by the fork server (its pid known once it reports it)."""
+
+    stderr = b""  # the child writes its stderr into the run's log
+
+    def __init__(self, run_id: str):
+        self.run_id: str | None = run_id
+        self.pid = 0
+        self.pending_signal: str | None = None  # asked before the pid was known
+
+    def signal(self, name: str) -> None:
+        if not self.pid:
+            self.pending_signal = name
+            return
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, getattr(signal, f"SIG{name}"))
+
+
+class ForkServer(protocol.ProcessProtocol):
+    """The fork server process (engine/forkserver.py): forks one crawl process per run."""
+
+    def __init__(self, launcher: LocalLauncher):
+        self.launcher = launcher
+        self.buffer = b""
+        self.stderr = b""
+
+    def start(self, run: Row) -> None:
+        assert self.transport is not None
+        self.transport.write(json.dumps({"task_id": run["task_id"], "run_id": run["id"]})
+                             .encode() + b"\n")
+
+    def outReceived(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            if line.strip():
+                message = json.loads(line)
+                if "run_id" in message:
+                    self.launcher.forked(message["run_id"], int(message["pid"]))
+                else:
+                    self.launcher.child_ended(int(message["pid"]), message["code"])
+
+    def errReceived(self, data: bytes) -> None:
+        self.stderr = (self.stderr + data)[-4000:]
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.closeStdin()  # it exits; its children finish their runs
+
+    def processEnded(self, reason: Any) -> None:
+        self.launcher.fork_server_ended(self)
+
+
 class Worker(protocol.ProcessProtocol):
-    """One crawl process: idle (warm) until it is given a run, then runs it and exits."""
+    """One crawl process started for one run (no fork server): runs it and exits."""
 
     def __init__(self, launcher: LocalLauncher):
         self.launcher = launcher
@@ -99,12 +155,13 @@ class LocalLauncher:
         self.config = config
         self.reactor = reactor
         self.on_finished = on_finished
-        self.running: dict[str, Worker] = {}
+        self.running: dict[str, Worker | Forked] = {}
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
-        self.warm: list[Worker] = []
+        self.fork_server: ForkServer | None = None
         self._claiming = False
         self._stopping = False
-        self._warm_after = 0.0  # no new warm worker before this time (reactor seconds)
+        self._watch: task.LoopingCall | None = None
+        self._by_pid: dict[int, Forked] = {}
         self._loop = task.LoopingCall(self.kick)
         self._loop.clock = reactor
         self.poll_interval = poll_interval
@@ -112,6 +169,7 @@ class LocalLauncher:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        self._start_fork_server()
         recovery = threads.deferToThread(recover, self.store, self.name)
         recovery.addCallback(self._recover)
         poll_after(recovery, self._loop, self.poll_interval)
@@ -119,8 +177,8 @@ class LocalLauncher:
     def stop(self) -> None:
         self._stopping = True
         stop_polling(self._loop)
-        for worker in self.warm:
-            worker.signal("KILL")
+        if self.fork_server is not None:
+            self.fork_server.close()
         # Crawls go on without the server; a restarted server adopts them by pid.
 
     def _recover(self, found: tuple[dict[str, int], list[str]]) -> None:
@@ -131,9 +189,13 @@ class LocalLauncher:
                                    "crawl process is gone")
         if adopt:
             logger.info("adopted %d crawls left running by an earlier server", len(adopt))
-            watch = task.LoopingCall(self._watch_adopted)
-            watch.clock = self.reactor
-            watch.start(1.0, now=False)
+            self._watch_pids()
+
+    def _watch_pids(self) -> None:
+        if self._watch is None:
+            self._watch = task.LoopingCall(self._watch_adopted)
+            self._watch.clock = self.reactor
+            self._watch.start(1.0, now=False)
 
     def _watch_adopted(self) -> None:
         for run_id, pid in list(self.adopted.items()):
@@ -148,7 +210,6 @@ class LocalLauncher:
         return self.config.max_processes - len(self.running) - len(self.adopted)
 
     def kick(self) -> None:
-        self._fill_warm()
         if self._claiming or self._stopping or self.free <= 0:
             return
         self._claiming = True
@@ -162,35 +223,65 @@ class LocalLauncher:
 
     def _launch_all(self, claimed: list[Row]) -> None:
         for run in claimed:
-            worker = self.warm.pop(0) if self.warm else self._spawn()
+            if self.fork_server is not None:
+                self.running[run["id"]] = Forked(run["id"])
+                self.fork_server.start(run)  # placed when its pid is known (`forked`)
+                continue
+            worker = self._spawn(Worker(self), "engine.worker")
             worker.assign(run)
             self.running[run["id"]] = worker
             threads.deferToThread(runs.place, self.store, run["id"], str(worker.pid))
-        if claimed:
-            # The next warm worker spends about a second of CPU importing Scrapy: let the runs
-            # just started have their first moments (a short crawl is over by then).
-            self._warm_after = self.reactor.seconds() + WARM_DELAY
-            self.reactor.callLater(WARM_DELAY, self._fill_warm)
 
-    def _fill_warm(self) -> None:
-        if self.reactor.seconds() < self._warm_after:
-            return
-        while not self._stopping and len(self.warm) < self.config.warm_workers:
-            self.warm.append(self._spawn())
-
-    def _spawn(self) -> Worker:
-        worker = Worker(self)
+    def _spawn(self, proto: Any, module: str) -> Any:
         env = {**os.environ, **self.config.crawl_env()}
         process: IReactorProcess = self.reactor
-        process.spawnProcess(worker, sys.executable, [sys.executable, "-m", "engine.worker"],
+        process.spawnProcess(proto, sys.executable, [sys.executable, "-m", module],
                              env=env, childFDs={0: "w", 1: "r", 2: "r"})
-        return worker
+        return proto
 
-    def ended(self, worker: Worker, code: int | None) -> None:
-        if worker in self.warm:
-            self.warm.remove(worker)
+    # -- the fork server ------------------------------------------------------------------
+
+    def _start_fork_server(self) -> None:
+        if self.config.warm_workers > 0 and not self._stopping and self.fork_server is None:
+            self.fork_server = self._spawn(ForkServer(self), "engine.forkserver")
+
+    def forked(self, run_id: str, pid: int) -> None:
+        crawl = self.running.get(run_id)
+        if not isinstance(crawl, Forked):
             return
-        if worker.run_id is None:
+        crawl.pid = pid
+        self._by_pid[pid] = crawl
+        threads.deferToThread(runs.place, self.store, run_id, str(pid))
+        if crawl.pending_signal:
+            crawl.signal(crawl.pending_signal)
+
+    def child_ended(self, pid: int, code: int) -> None:
+        crawl = self._by_pid.pop(pid, None)
+        if crawl is not None:
+            self.ended(crawl, code)
+
+    def fork_server_ended(self, server: ForkServer) -> None:
+        if self.fork_server is not server:
+            return
+        self.fork_server = None
+        for run_id, crawl in list(self.running.items()):
+            if not isinstance(crawl, Forked):
+                continue
+            if crawl.pid:  # it goes on without its parent: watched by pid from now on
+                del self.running[run_id]
+                self._by_pid.pop(crawl.pid, None)
+                self.adopted[run_id] = crawl.pid
+                self._watch_pids()
+            else:  # asked for, never forked
+                crawl.stderr = server.stderr
+                self.ended(crawl, None)
+        if not self._stopping:
+            logger.error("the fork server exited: %s", server.stderr.decode("utf-8", "replace")
+                         .strip().splitlines()[-1:])
+            self.reactor.callLater(RESPAWN_AFTER, self._start_fork_server)
+
+    def ended(self, worker: Worker | Forked, code: int | None) -> None:
+        if worker.run_id is None or self.running.get(worker.run_id) is not worker:
             return
         self.running.pop(worker.run_id, None)
         detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
@@ -231,6 +322,6 @@ class LocalLauncher:
             with suppress(OSError):  # gone meanwhile: its successor polls anyway
                 os.kill(int(handle), NUDGE)
 
-    def _kill(self, run_id: str, worker: Worker) -> None:
+    def _kill(self, run_id: str, worker: Worker | Forked) -> None:
         if self.running.get(run_id) is worker:
             worker.signal("KILL")

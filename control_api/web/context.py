@@ -4,17 +4,20 @@ caller's authentication, the outbound target check and the server's public addre
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.iweb import IRequest
 
 from control_api.config import Config
 from control_api.launchers.base import Launcher
 from control_api.web.auth import Auth
-from control_api.web.offload import in_thread
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from control_api.web.events import EventHub
+    from control_api.web.metrics import Metrics
 
 
 @dataclass
@@ -23,13 +26,17 @@ class ApiContext:
     config: Config
     launcher: Launcher
     auth: Auth
-    # Outbound safety for crawl targets and webhook URLs (web/targets.py); reads `body.scheme`
-    # and the webhook URLs of a body. None checks nothing.
-    target_check: Callable[[Any], None] | None = None
+    # Outbound safety for crawl targets and webhook URLs (web/targets.py `TargetCheck`); reads
+    # `body.scheme` and the webhook URLs of a body, resolving host names in its own bounded
+    # thread pool with a timeout. None checks nothing.
+    target_check: Callable[[Any], Awaitable[None]] | None = None
+    # The event streams' shared poller and the /metrics registry (web/events.py, metrics.py).
+    events: EventHub | None = None
+    metrics: Metrics | None = None
 
     async def check_targets(self, body: Any) -> None:
         if self.target_check is not None:
-            await in_thread(self.target_check, body)  # it resolves hostnames: not in the reactor
+            await self.target_check(body)
 
     def base_url(self, request: IRequest) -> str:
         if self.config.public_url:

@@ -28,7 +28,7 @@ from control_api.web.jobconfig import JobConfig
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
 from engine.extraction.items import node_value
-from engine.extraction.selectors import SelectorSyntaxError, parse_selector
+from engine.extraction.selectors import SelectorSyntaxError, page_selector, parse_selector
 from engine.outbound import scheme_problem
 from engine.scheme import FieldRule, SchemeError, validation_errors
 from engine.store import ACTIVE_STATUSES, Row
@@ -267,9 +267,8 @@ def _query_params(request: IRequest) -> list[ScrapeParam]:
 def _page(page: Row) -> Selector:
     body = page["body"]
     text = zlib.decompress(body["body"]).decode(body["encoding"] or "utf-8", "replace")
-    content_type = (page["content_type"] or "").lower()
-    kind = "xml" if "xml" in content_type and "html" not in content_type else "html"
-    return Selector(text=text, type=kind, base_url=body["url"])
+    # JSON pages answer JMESPATH: selectors, HTML and XML ones CSS: and XPATH: (as in crawls).
+    return page_selector(text, page["content_type"] or "", body["url"])
 
 
 def _values(page: Row, selector: Selector, param: ScrapeParam) -> list[str]:

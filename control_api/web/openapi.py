@@ -8,7 +8,7 @@ import json
 from functools import cache
 from typing import Any
 
-from control_api.web import openapi_v2
+from control_api.web import openapi_observe, openapi_v2
 from engine.scheme import Scheme
 from engine.store.status import STATES
 
@@ -349,11 +349,12 @@ def spec(server_url: str) -> dict[str, Any]:
         "info": {"title": "Crawlplane", "version": "0.1.0",
                  "description": "Scrapy-based crawling service: tasks, results, webhooks."},
         "servers": [{"url": server_url}],
-        "paths": {**_paths(), **openapi_v2.paths()},
+        "paths": {**_paths(), **openapi_observe.paths(_op, TASK_ID), **openapi_v2.paths()},
         "components": {
             "securitySchemes": {
                 "header": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
                 "query": {"type": "apiKey", "in": "query", "name": "api_key"},
+                **openapi_observe.SECURITY,
             },
             "schemas": {
                 "Task": TASK, "Result": RESULT, "Links": LINKS, "Problem": PROBLEM,
@@ -362,6 +363,7 @@ def spec(server_url: str) -> dict[str, Any]:
                 "PreviewRequest": PREVIEW_REQUEST, "Preview": PREVIEW,
                 **scheme_schemas(),
                 **openapi_v2.schemas(),
+                **openapi_observe.schemas(),
             },
         },
     }

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from control_api.web.jobconfig import JobConfig
+from engine.scheme import SELECTOR_PATTERN
 from engine.store.status import STATES
 
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -41,6 +42,8 @@ DOWNLOAD_INFO = {
         "DownloadTimeSec": {"type": "number"}, "ViaProxy": {"type": "boolean"},
         "Proxy": NULLABLE_STR, "WaitTimeSec": {"type": "number"},
         "CrawlDelaySec": {"type": "number"}, "Error": NULLABLE_STR,
+        "ResponseBytes": {"type": ["integer", "null"],
+                          "description": "the response body's length; null without one"},
     },
 }
 TASK_INFO = {
@@ -61,8 +64,7 @@ PENDING = {"type": "object", "required": ["Id", "Url", "TaskState"],
            "properties": {"Id": {"type": "string"}, "Url": {"type": "string"},
                           "TaskState": {"enum": ["Created", "InProgress"]}}}
 # A selector as the scheme's (engine/scheme.py SelectorText) describes it.
-SELECTOR_SCHEMA = {"type": "string", "minLength": 1,
-                   "pattern": r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh])\s*:"}
+SELECTOR_SCHEMA = {"type": "string", "minLength": 1, "pattern": SELECTOR_PATTERN}
 SCRAPE_PARAM = {"type": "object", "required": ["name", "selector"],
                 "properties": {"name": {"type": "string", "minLength": 1},
                                "selector": SELECTOR_SCHEMA, "attributeName": NULLABLE_STR}}

@@ -25,9 +25,8 @@ from twisted.web.iweb import IRequest
 from control_api.web.context import ApiContext
 from control_api.web.errors import ApiError, Unprocessable
 from control_api.web.http import read_json, send_json, validate
-from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from control_api.web.targets import check_urls
+from control_api.web.targets import TargetCheck
 from engine.scheme import Scheme, Url
 
 logger = logging.getLogger(__name__)
@@ -157,7 +156,8 @@ class PreviewAPI:
         body = validate(PreviewRequest, data)
         urls = [("url", body.url)] + [(f"scheme.proxy.gates[{i}].url", g.url)
                                       for i, g in enumerate(body.scheme.proxy.gates)]
-        errors = await in_thread(check_urls, urls, self.ctx.config.allow_private_targets)
+        check = self.ctx.target_check  # the same outbound rules as a task's creation
+        errors = await check.check_urls(urls) if isinstance(check, TargetCheck) else {}
         if errors:
             raise Unprocessable(errors, "an outbound URL points where requests are not allowed")
         try:

@@ -14,15 +14,20 @@ from werkzeug.routing import BaseConverter
 from control_api import results
 from control_api.background import deliveries
 from control_api.keys import Principal, webhook_secret
-from control_api.web import openapi
+from control_api.web import events, logs, openapi
+from control_api.web import metrics as web_metrics
 from control_api.web import task_view as q
 from control_api.web.context import ApiContext
-from control_api.web.errors import BadRequest
+from control_api.web.errors import BadRequest, NotFound, TaskNotFound
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from engine.scheme import FORMATS, Format, Scheme, Url
+from engine.scheme import FORMATS, Format, Scheme, Url, redact_scheme
+from engine.store import events as store_events
+from engine.store import stats as store_stats
 from engine.store.status import STATES, TASK_STATUSES
+from engine.store.tasks import list_page_by_key
+from engine.worker import log_path
 
 
 class CreateTask(BaseModel):
@@ -97,7 +102,7 @@ class TaskAPI:
 
     @app.route("/v1/tasks", methods=["GET"])
     async def list_tasks(self, request: IRequest) -> bytes:
-        who = await self.principal(request)
+        key_hash = self.ctx.auth.key_hash(request)
         filters = {
             "status": query_choice(request, "status", TASK_STATUSES, None),
             "tag": query_arg(request, "tag"),
@@ -105,8 +110,9 @@ class TaskAPI:
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
-        rows, following, previous = await in_thread(
-            q.list_page, self.store, who.tenant_id, start=query_arg(request, "from"), **filters)
+        key, (rows, following, previous) = await in_thread(
+            list_page_by_key, self.store, key_hash, start=query_arg(request, "from"), **filters)
+        self.ctx.auth.admit(key)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
             "links": {"next": self._page_link(request, filters, following),
@@ -133,8 +139,11 @@ class TaskAPI:
 
     @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
-        who = await self.principal(request)
-        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        key, row = await in_thread(q.get_by_key, self.store, self.ctx.auth.key_hash(request),
+                                   task_id)
+        self.ctx.auth.admit(key)
+        if row is None:
+            raise TaskNotFound(task_id)
         return send_json(request, self.task_json(request, row))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])
@@ -182,7 +191,8 @@ class TaskAPI:
     async def task_scheme(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)
         row = await in_thread(q.get, self.store, who.tenant_id, task_id)
-        return send_json(request, row["scheme"])
+        # Login field values are secrets: the store keeps them for the crawl, no answer shows them.
+        return send_json(request, redact_scheme(row["scheme"]))
 
     @app.route("/v1/tasks/<task_id>/store", methods=["GET"])
     async def task_store(self, request: IRequest, task_id: str) -> bytes:
@@ -218,6 +228,60 @@ class TaskAPI:
         who = await self.principal(request)
         return send_json(request, {"data": await in_thread(deliveries.log, self.store,
                                                        who.tenant_id, task_id)})
+
+    # -- observing a run (web/logs.py, web/events.py, engine/store/stats.py, web/metrics.py) --
+
+    async def _run(self, request: IRequest, task_id: str) -> dict[str, Any]:
+        """The run `?run=` of the caller's task, or its latest; 404 when there is none."""
+        who = await self.principal(request)
+        await in_thread(q.get, self.store, who.tenant_id, task_id)
+        wanted = query_arg(request, "run") or None
+        run = await in_thread(store_events.task_run, self.store, task_id, wanted)
+        if run is None:
+            raise NotFound(f"task {task_id} has no run {wanted}" if wanted
+                           else f"task {task_id} has not run yet")
+        return dict(run)
+
+    @app.route("/v1/tasks/<task_id>/log", methods=["GET"])
+    async def task_log(self, request: IRequest, task_id: str) -> bytes:
+        run = await self._run(request, task_id)
+        tail = query_arg(request, "tail")
+        lines = query_int(request, "tail", 0, 0, logs.MAX_TAIL) if tail else None
+        header = request.getHeader(b"range")
+        try:
+            path = log_path(self.config.data_dir, run["id"])
+            answer: logs.Answer = await in_thread(
+                logs.read, path, lines, header.decode("latin-1") if header else None)
+        except logs.RangeNotSatisfiable as exc:
+            request.setHeader(b"Content-Range", f"bytes */{exc.extra['size']}".encode())
+            raise
+        request.setResponseCode(answer.status)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        for name, value in answer.headers.items():
+            request.setHeader(name, value)
+        return answer.body
+
+    @app.route("/v1/tasks/<task_id>/events", methods=["GET"])
+    async def task_events(self, request: IRequest, task_id: str) -> bytes:
+        assert self.ctx.events is not None
+        body: bytes = await events.serve(self.ctx, self.ctx.events, request, task_id)
+        return body
+
+    @app.route("/v1/tasks/<task_id>/stats", methods=["GET"])
+    async def task_stats(self, request: IRequest, task_id: str) -> bytes:
+        run = await self._run(request, task_id)
+        stats = await in_thread(store_stats.run_stats, self.store, run["id"])
+        return send_json(request, {"task_id": task_id, "status": run["status"], **stats})
+
+    @app.route("/metrics", methods=["GET"])
+    async def metrics(self, request: IRequest) -> bytes:
+        metrics = self.ctx.metrics
+        assert metrics is not None
+        if not (metrics.public or metrics.token_ok(request)):
+            await self.principal(request)
+        body: bytes = await in_thread(metrics.render)
+        request.setHeader(b"Content-Type", web_metrics.CONTENT_TYPE)
+        return body
 
     # -- webhook secret ------------------------------------------------------------------
 

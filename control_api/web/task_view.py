@@ -16,10 +16,10 @@ from engine.store import Row, Store, runs
 from engine.store import pages as page_queries
 from engine.store import tasks as task_queries
 from engine.store.status import ACTIVE_STATUSES, INITIALIZED, TERMINAL_STATUSES
-from engine.store.tasks import RUN_COLUMNS
+from engine.store.tasks import RUN_COLUMNS, Key
 
-__all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "iso", "list_page", "list_pages",
-           "mark_collected", "queue_run", "ready", "results_run", "status_of", "view"]
+__all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "get_by_key", "iso", "list_page",
+           "list_pages", "mark_collected", "queue_run", "ready", "results_run", "status_of", "view"]
 READY_WINDOW = 3 * 24 * 3600
 READY_LIMIT = 1000
 
@@ -33,6 +33,12 @@ def iso(ts: float | None) -> str | None:
 
 def status_of(row: Row) -> str:
     return row["run_status"] or INITIALIZED
+
+
+def get_by_key(store: Store, key_hash: str, task_id: str) -> tuple[Key | None, Row | None]:
+    """The caller's key (None: not valid, 401) and the task as `get` has it (None: 404), for
+    the caller whose key hashes to `key_hash`, in one store round trip."""
+    return task_queries.get_by_key(store, key_hash, task_id)
 
 
 def get(store: Store, tenant_id: str, task_id: str) -> Row:
@@ -56,12 +62,17 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         elapsed = round((ended if ended is not None else time.time()) - started, 3)
     result_list = []
     if status in TERMINAL_STATUSES:
-        for fmt in row["scheme"].get("formats", ["jsonl"]):
+        # Sizes as recorded on the run by whoever rendered its files (engine/results.py); a
+        # stat only for runs rendered before the store kept them (or not rendered yet).
+        sizes = row.get("run_result_sizes")
+        formats = row["formats"] if "formats" in row else row["scheme"].get("formats", ["jsonl"])
+        for fmt in ["jsonl"] if formats is None else formats:
             result_list.append({
                 "format": fmt,
                 "file_url": f"{base_url}/v1/tasks/{row['id']}/store?format={fmt}",
                 "quantity": row["run_items"],
-                "size": results.file_size(data_dir, row["run_id"], fmt),
+                "size": sizes.get(fmt) if sizes is not None
+                else results.file_size(data_dir, row["run_id"], fmt),
             })
     return {
         "id": row["id"],

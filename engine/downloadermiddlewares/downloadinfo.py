@@ -140,6 +140,7 @@ class DownloadInfoMiddleware:
             ReasonPhrase=_reason(status),
             ResponseHeaders=_headers(response.headers),
             ResponseCookies=response_cookies(response),
+            ResponseBytes=len(response.body),
         )
         request.meta.setdefault(ATTEMPTS, []).append(info)
         return response
@@ -176,6 +177,7 @@ class DownloadInfoMiddleware:
             "Proxy": _proxy(request),
             "WaitTimeSec": round(max(0.0, started - scheduled), 6),
             "CrawlDelaySec": self._crawl_delay(request),
+            "ResponseBytes": None,  # the body bytes as received, when a response came
             "Error": None,
         }
 

@@ -15,14 +15,13 @@ so the check and the download agree.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 from w3lib.url import safe_url_string
 
@@ -49,15 +48,20 @@ class OutboundGuardMiddleware:
         return cls(crawler, crawler.settings.getbool("CRAWLPLANE_ALLOW_PRIVATE_TARGETS"))
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        problem = scheme_problem(request.url)
+        problem = await self.problem(request.url)
         if problem is not None:
             raise TargetRefused(f"refused: {problem}")
-        host = (urlparse_cached(request).hostname or "").lower().rstrip(".")
+
+    async def problem(self, url: str) -> str | None:
+        """Why `url` may not be requested, or None (also asked by the rendering handler for a
+        page's sub-resources, engine/browser.py)."""
+        problem = scheme_problem(url)
+        if problem is not None:
+            return problem
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
         if host not in self.verdicts:
             self.verdicts[host] = await self._check(host)
-        problem = self.verdicts[host]
-        if problem is not None:
-            raise TargetRefused(f"refused: {problem}")
+        return self.verdicts[host]
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Response:

@@ -20,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 
 from engine.downloadermiddlewares.downloadinfo import ATTEMPTS
+from engine.ids import new_id
 from engine.signals import page_finished
 from engine.store.status import (
     CREATED,
@@ -114,3 +115,9 @@ def finish(crawler: Crawler, request: Request, state: str, response: Response | 
         page_finished, page=page, attempts=list(request.meta.get(ATTEMPTS, [])),
         response=response,
     )
+
+
+def page_meta(parent: Response | None, depth: int, **extra: Any) -> dict[str, Any]:
+    """The meta of a new page request (a download task of its own), child of `parent`."""
+    return {PAGE_ID: new_id("p"), PARENT_ID: parent.meta.get(PAGE_ID) if parent else None,
+            DEPTH: depth, "cp_created_at": time.time(), **extra}

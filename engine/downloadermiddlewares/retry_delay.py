@@ -11,7 +11,6 @@ from scrapy import Request, Spider
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 
@@ -35,4 +34,6 @@ class DelayedRetryMiddleware(RetryMiddleware):
     async def _pause(self) -> None:
         delay = self.crawler.settings.getfloat("CRAWLPLANE_RETRY_DELAY")
         if delay > 0:
+            from twisted.internet import reactor  # the crawl's (not at import: fork server)
+
             await maybe_deferred_to_future(deferLater(reactor, delay))

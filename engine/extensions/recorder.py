@@ -19,11 +19,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet import reactor, task, threads
+from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
 from engine.extensions.jobs import is_job
-from engine.outcome import Outcome
+from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
 from engine.run_warnings import ExtractionWatch, run_warnings
 from engine.scheme import Scheme
@@ -41,6 +41,8 @@ def run_status(reason: str, cancel_requested: bool,
     `outcome` given; not an interactive job), its pages: none succeeded is an error."""
     if cancel_requested or reason == "cancelled":
         return CANCELLED, None
+    if reason.startswith(FAILED_REASON):
+        return ERROR, reason[len(FAILED_REASON):]
     if reason == "finished" or reason.startswith("closespider_"):
         all_failed = outcome.all_failed() if outcome is not None else None
         return (ERROR, all_failed) if all_failed else (COMPLETED, None)
@@ -85,6 +87,8 @@ class StoreRecorder:
 
     def spider_opened(self, spider: Spider) -> None:
         if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
+            from twisted.internet import reactor  # the crawl's (not at import: fork server)
+
             reactor.callLater(0, self._close, "cancelled")
             return
         self.loop.start(self.interval, now=False)

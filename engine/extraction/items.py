@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
-from engine.extraction.selectors import parse_selector
+from engine.extraction.markdown import to_markdown
+from engine.extraction.selectors import is_json, parse_selector
 from engine.scheme import FieldRule, Filter, ItemRule
 
 _URL_ATTRS = {"href", "src"}
@@ -37,6 +39,14 @@ class FollowLink:
     index: int | None  # the position in a `many` list, None for a single value
 
 
+def json_text(value: Any) -> str | None:
+    """A JSON value as a field's text: strings as they are, numbers and booleans as JSON
+    writes them, objects and arrays as compact JSON, null as no value."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def inner_text(node: Selector) -> str:
     if isinstance(node.root, str):  # a text node or attribute value (`::text`, `@href`)
         return _WHITESPACE.sub(" ", node.root).strip()
@@ -58,8 +68,21 @@ def apply_filters(value: str | None, filters: list[Filter]) -> str | None:
 
 def node_value(node: Selector, rule: FieldRule, base_url: str) -> str | None:
     attr = rule.attr or ("href" if rule.follow else None)
+    value: str | None
+    if is_json(node):
+        # A JSON value; `attr` names a key of a matched object, and a link is made absolute.
+        root = node.root
+        if attr and attr not in ("val", "markdown") and isinstance(root, dict):
+            root = root.get(attr)
+        value = json_text(root)
+        if value is not None and (attr in _URL_ATTRS or rule.follow):
+            value = urljoin(base_url, value.strip())
+        return apply_filters(value, rule.filters)
+    if attr == "markdown":
+        return apply_filters(to_markdown(node, base_url, main=rule.selector is None),
+                             rule.filters)
     if not attr or attr == "val":
-        value: str | None = inner_text(node)
+        value = inner_text(node)
     else:
         # A matched attribute or text node (`@href`) is the value itself.
         value = node.root if isinstance(node.root, str) else node.attrib.get(attr)
@@ -75,7 +98,8 @@ def extract_fields(
     item: dict[str, Any] = {}
     follows: list[FollowLink] = []
     for rule in fields:
-        found = (node_value(m, rule, base_url) for m in parse_selector(rule.selector).select(node))
+        matches = [node] if rule.selector is None else parse_selector(rule.selector).select(node)
+        found = (node_value(m, rule, base_url) for m in matches)
         values = [v for v in found if v is not None]
         if rule.many:
             item[rule.name] = values
@@ -104,9 +128,12 @@ def extract_links(page: Selector, selector: str, base_url: str) -> list[str]:
     """Absolute URLs of the matched links (their href, or src, or the text of a matched attr),
     script, mail and phone links and in-page anchors left out."""
     urls = []
+    link: str | None
     for node in parse_selector(selector).select(page):
-        if isinstance(node.root, str):
-            link: str | None = node.root
+        if is_json(node):
+            link = json_text(node.root) if isinstance(node.root, str) else None
+        elif isinstance(node.root, str):
+            link = node.root
         else:
             link = node.attrib.get("href") or node.attrib.get("src")
         if link and not link.strip().lower().startswith(_NOT_PAGES):

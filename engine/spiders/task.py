@@ -26,8 +26,10 @@ from engine.extensions.jobs import configure_job, is_job
 from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.ids import new_id
+from engine.login import LoginFlow
 from engine.run_warnings import ExtractionWatch
 from engine.scheme import Scheme, parse_scheme
+from engine.sitemaps import SitemapReader
 from engine.store_access import crawl_store
 from engine.task_settings import apply_scheme
 
@@ -82,7 +84,8 @@ class TaskSpider(Spider):
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
             # Behind the guard's http(s)-only rule, a second wall: a stored run has no
             # handler for file:, data:, ftp: or s3: at all.
-            crawler.settings.set("DOWNLOAD_HANDLERS", NO_LOCAL_SCHEMES, priority="spider")
+            handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
+            crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
         spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
         assert isinstance(spider, TaskSpider)
         return spider
@@ -90,10 +93,22 @@ class TaskSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         if is_job(self.settings):
             return
+        if self.scheme.login is not None:  # the first requests come once logged in
+            yield LoginFlow(self.scheme.login, self.first_requests, self.page_failed).request()
+            return
+        for request in self.first_requests():
+            yield request
+
+    def first_requests(self) -> Iterator[Request]:
+        """The start URLs' requests, and the sitemaps' (engine/sitemaps.py)."""
         for url in self.scheme.start_urls:
             request = self._request(url, parent=None, depth=0, follow_depth=0, page_no=1)
             if request is not None:
                 yield request
+        if self.scheme.sitemap_urls:
+            yield from SitemapReader(
+                self.scheme, lambda url, parent, depth: self._request(url, parent, depth, 0, 1),
+                self.page_failed, self.settings.getint("DOWNLOAD_MAXSIZE")).start()
 
     # -- requests -------------------------------------------------------------------------
 

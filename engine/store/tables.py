@@ -62,6 +62,7 @@ tasks = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
+    Index("ix_tasks_tenant_id_id", "tenant_id", "id"),  # list pages: keyset by id per tenant
 )
 
 # One execution of a task. Status: queued, running, completed, cancelled, error.
@@ -88,6 +89,9 @@ runs = Table(
     # reason ({"http_404": 3, "dns": 1}) and warnings (a list of sentences).
     Column("failures", JSON),
     Column("warnings", JSON),
+    # {format: bytes} of the results files rendered so far (engine/results.py): the task
+    # object shows sizes without a stat per file. Null on runs rendered before revision 0003.
+    Column("result_sizes", JSON),
 )
 
 # Download tasks: one per page a run asked for, with the outcome of its last attempt.

@@ -94,7 +94,10 @@ def test_spec_states_what_the_server_refuses(api: ApiServer) -> None:
     spec = api.ok("GET", "/openapi.json", key=None)
     schemas, paths = spec["components"]["schemas"], spec["paths"]
     assert schemas["Scheme"]["properties"]["start_urls"]["items"]["minLength"] == 1
-    assert schemas["FieldRule"]["properties"]["selector"]["minLength"] == 1
+    # A field's selector may be null (a markdown field's main content), else a selector.
+    field_selector = schemas["FieldRule"]["properties"]["selector"]["anyOf"]
+    assert field_selector[0]["minLength"] == 1 and "[Jj][Mm]" in field_selector[0]["pattern"]
+    assert field_selector[1] == {"type": "null"}
     assert schemas["ScrapeParam"]["properties"]["selector"]["minLength"] == 1
     assert schemas["JobConfig"]["additionalProperties"] is False
     params = {p["name"]: p["schema"] for p in paths["/v1/tasks/{id}/pages"]["get"]["parameters"]}

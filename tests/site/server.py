@@ -24,7 +24,8 @@ from twisted.web.resource import IResource, Resource
 
 from tests.site import behaviours as b
 from tests.site import pages as p
-from tests.site import proxy
+from tests.site import proxy, realweb
+from tests.site import rendered as r
 from tests.site.reqlog import LoggingSite, LogResource
 
 
@@ -55,7 +56,12 @@ def build_root(gen_pages: int) -> Resource:
         "etag": b.ETag(),
         "links": b.Links(),
         "outbound": b.Outbound(),
+        "rendered": r.Rendered(),
         "__log__": LogResource(),
+        "api": realweb.Api(),
+        "web": realweb.Web(),
+        "login": realweb.Login(),
+        "members": realweb.Members(),
     }
     for name, res in children.items():
         root.putChild(name.encode(), cast(IResource, res))
