@@ -110,6 +110,11 @@ def test_console_end_to_end(page: Any, api: Server, site: TestSite, tmp_path: Pa
     page.get_by_role("table", name="Items").locator("tbody tr").first.wait_for()
     assert page.get_by_role("progressbar", name="Progress").get_attribute("aria-valuenow") == "100"
     assert "quotes from the console" in page.locator("h1").inner_text()
+    # Stats and the log tail (the observe branch's endpoints) are shown once they exist.
+    expect(page.locator("#stats-panel")).to_be_visible()
+    expect(page.locator("#stats")).to_contain_text('"status_codes"')
+    expect(page.locator("#log-panel")).to_be_visible()
+    expect(page.locator("#log")).to_contain_text("Scrapy")
     shot("task-completed")
 
     # The first page's DownloadInfo: the redirect hop, then the page.

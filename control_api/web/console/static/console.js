@@ -338,7 +338,12 @@ pages.task = function () {
       $("#live-mode").textContent = "live (events)";
       const update = () => refresh().catch(() => {});
       for (const kind of ["progress", "status", "page_failed"]) source.addEventListener(kind, update);
-      source.addEventListener("end", () => { source.close(); source = null; update(); });
+      source.addEventListener("end", () => {
+        source.close();
+        source = null;
+        $("#live-mode").textContent = "";
+        update();
+      });
       return;
     }
     $("#live-mode").textContent = "live (polling)";
