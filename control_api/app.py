@@ -33,10 +33,12 @@ class Server:
         from control_api.launchers.local import LocalLauncher
         from control_api.web import targets
         from control_api.web.auth import Auth
+        from control_api.web.console import ConsoleApp
         from control_api.web.context import ApiContext
         from control_api.web.events import EventHub
         from control_api.web.interactive import InteractiveAPI
         from control_api.web.metrics import Metrics
+        from control_api.web.preview import PreviewAPI
         from control_api.web.schedules import ScheduleAPI
         from control_api.web.task_api import TaskAPI
         from engine.store import Store
@@ -72,6 +74,10 @@ class Server:
         # Scheduled crawls (control_api/web/schedules.py): /v1/schedules, fired on the
         # reactor's clock.
         self.schedules = ScheduleAPI(self.context, self.reactor)
+        # POST /v1/preview: one page through the engine, in a preview process.
+        self.preview = PreviewAPI(self.context, self.reactor)
+        # The web console at / and the API reference at /docs (control_api/web/console.py).
+        self.console = ConsoleApp(self.context, warm_preview=self.preview.pool.process)
         self.scheduler = Scheduler(self.store, self.launcher, self.reactor)
         self.reaper = Reaper(self.store, config.stale_after, self.reactor, self.run_finished)
 
@@ -103,6 +109,10 @@ class Server:
         site = ApiSite(PrefixRouter(self.api.app.resource(), {
             (b"api", b"v2"): self.interactive.app.resource(),
             (b"v1", b"schedules"): self.schedules.app.resource(),
+            (b"v1", b"preview"): self.preview.app.resource(),
+            (b"",): self.console.app.resource(),
+            (b"console",): self.console.app.resource(),
+            (b"docs",): self.console.app.resource(),
         }))
         site.displayTracebacks = False
         port = self.reactor.listenTCP(self.config.port, site,  # type: ignore[arg-type]
@@ -116,4 +126,5 @@ class Server:
         address: Any = port.getHost()
         self.webhooks.start(f"http://{address.host}:{address.port}")
         self.reactor.addSystemEventTrigger("before", "shutdown", self.webhooks.stop)
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.preview.pool.stop)
         return port

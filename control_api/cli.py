@@ -1,17 +1,15 @@
-"""The `crawlplane` command: serve, keys, webhook-secret, db, tasks, run."""
+"""The `crawlplane` command: serve, keys, webhook-secret, db, tasks, run.
+
+Client commands (tasks, run) find the server with --url, CRAWLPLANE_URL or CRAWLPLANE_LISTEN.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from typing import Any
 
+from control_api import cli_tasks
 from control_api.config import Config
 
 
@@ -40,9 +38,16 @@ def serve(args: argparse.Namespace) -> int:
     address = port.getHost()
     url = f"http://{address.host}:{address.port}"
     print(f"Crawlplane listening on {url}", flush=True)
-    print(f"  store: {server.store.url}\n  data:  {config.data_dir}", flush=True)
+    print(f"  store: {_where(server.store.url)}\n  data:  {config.data_dir}", flush=True)
+    if config.allow_private_targets:
+        print("  private targets: allowed (CRAWLPLANE_ALLOW_PRIVATE_TARGETS=1): crawls and "
+              "webhooks may reach loopback and private addresses", flush=True)
+    else:
+        print("  private targets: not allowed: crawls and webhooks reach public addresses "
+              "only; set CRAWLPLANE_ALLOW_PRIVATE_TARGETS=1 to crawl a local site", flush=True)
     command = sys.argv[0] if sys.argv[0].endswith("crawlplane") else "crawlplane"
     print(f"  create an API key:  {command} keys create NAME", flush=True)
+    print(f"  web console:        {url}/", flush=True)
     print(f"  API docs:           {url}/docs", flush=True)
     print(f"  create a task:      curl -H 'X-API-KEY: KEY' -d @task.json {url}/v1/tasks",
           flush=True)
@@ -59,6 +64,16 @@ def _store() -> Any:
         return Store(config.database_url, migrate=config.auto_migrate)
     except SchemaError as exc:
         raise SystemExit(f"crawlplane: {exc}") from None
+
+
+def _where(url: str) -> str:
+    """A store URL as people may see it (no password)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
 
 
 def db(args: argparse.Namespace) -> int:
@@ -95,7 +110,8 @@ def keys(args: argparse.Namespace) -> int:
     store = _store()
     if args.keys_command == "create":
         key, record = key_store.create_key(store, args.name, args.tenant)
-        print(f"created key {record['id']} for tenant {record['tenant']}; it is shown only once:")
+        print(f"created key {record['id']} for tenant {record['tenant']} in the store "
+              f"{_where(store.url)}; it is shown only once:")
         print(key)
     elif args.keys_command == "list":
         for row in key_store.list_keys(store):
@@ -120,127 +136,6 @@ def secret(args: argparse.Namespace) -> int:
     rotate = args.secret_command == "rotate"
     print(key_store.webhook_secret(store, tenant["id"], rotate=rotate))
     return 0
-
-
-class Client:
-    """A small HTTP client of the API for the CLI's task commands."""
-
-    def __init__(self, url: str, key: str):
-        self.url = url.rstrip("/")
-        self.key = key
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"X-API-KEY": self.key,
-                                                  "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            problem = json.loads(exc.read() or b"{}")
-            raise SystemExit(f"error {exc.code}: {problem.get('detail')} "
-                             f"{json.dumps(problem.get('errors', ''))}") from None
-        ctype = response.headers.get("Content-Type", "")
-        media = ctype.split(";")[0].strip()  # application/jsonl (a results file) is not JSON
-        return json.loads(raw) if media == "application/json" and raw else raw
-
-
-    def follow(self, task_id: str) -> dict[str, Any] | None:
-        """Follow the task's event stream to its end (showing progress); the task object of
-        the `end` event, or None when the stream failed (the caller polls instead)."""
-        request = urllib.request.Request(f"{self.url}/v1/tasks/{task_id}/events",
-                                         headers={"X-API-KEY": self.key,
-                                                  "Accept": "text/event-stream"})
-        state: dict[str, Any] = {"status": "queued", "items": 0,
-                                 "progress": {"done": 0, "queued": 0}}
-        last_id = None
-        for _ in range(3):  # a dropped connection resumes where it was
-            if last_id:
-                request.add_header("Last-Event-ID", last_id)
-            try:
-                with urllib.request.urlopen(request, timeout=60) as stream:
-                    event, data = "", ""
-                    for raw in stream:
-                        line = raw.decode("utf-8").rstrip("\r\n")
-                        if line.startswith("id:"):
-                            last_id = line[3:].strip()
-                        elif line.startswith("event:"):
-                            event = line[6:].strip()
-                        elif line.startswith("data:"):
-                            data = line[5:].strip()
-                        elif not line and event:
-                            value = json.loads(data)
-                            if event == "end":
-                                return value if "status" in value else None
-                            if event == "status":
-                                state["status"] = value["status"]
-                            elif event == "progress":
-                                state["items"] = value["items"]
-                                state["progress"] = value
-                            _progress(state)
-                            event, data = "", ""
-            except (OSError, ValueError, KeyError):
-                pass
-        return None
-
-
-def _client(args: argparse.Namespace) -> Client:
-    key = args.key or os.environ.get("CRAWLPLANE_API_KEY")
-    if not key:
-        raise SystemExit("an API key is needed: --key or CRAWLPLANE_API_KEY")
-    return Client(args.url, key)
-
-
-def tasks(args: argparse.Namespace) -> int:
-    client = _client(args)
-    if args.tasks_command == "show":
-        print(json.dumps(client.call("GET", f"/v1/tasks/{args.id}"), indent=2))
-        return 0
-    for task in client.call("GET", "/v1/tasks?order=desc&take=100")["data"]:
-        print(f"{task['id']}\t{task['status']}\t{task['items']}\t{task['name'] or ''}")
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    client = _client(args)
-    scheme = json.loads(Path(args.scheme).read_text("utf-8"))
-    task = client.call("POST", "/v1/tasks", {"scheme": scheme, "name": args.name})
-    print(f"task {task['id']} {task['status']}", file=sys.stderr)
-    if not args.wait:
-        print(task["id"])
-        return 0
-    ended = client.follow(task["id"]) if task["status"] in ("queued", "running") else None
-    task = ended or task
-    while task["status"] in ("queued", "running", "paused"):  # no stream: poll
-        time.sleep(0.5)
-        task = client.call("GET", f"/v1/tasks/{task['id']}")
-        _progress(task)
-    print(file=sys.stderr)
-    if task["status"] != "completed":
-        print(f"task {task['id']} ended {task['status']}: {task['error'] or ''}", file=sys.stderr)
-        return 1
-    if task.get("failures"):
-        counts = ", ".join(f"{key} {n}" for key, n in sorted(task["failures"].items()))
-        print(f"task {task['id']} completed with failed pages: {counts}", file=sys.stderr)
-    for warning in task.get("warnings") or ():
-        print(f"warning: {warning}", file=sys.stderr)
-    output = Path(args.output or f"{task['id']}.{scheme.get('formats', ['jsonl'])[0]}")
-    fmt = output.suffix.lstrip(".") or "jsonl"
-    output.write_bytes(client.call("GET", f"/v1/tasks/{task['id']}/store?format={fmt}"))
-    print(f"{task['items']} items written to {output}", file=sys.stderr)
-    return 0
-
-
-def _progress(task: dict[str, Any]) -> None:
-    done, queued = task["progress"]["done"], task["progress"]["queued"]
-    total = max(done + queued, 1)
-    width = 30
-    filled = int(width * done / total)
-    bar = "#" * filled + "-" * (width - filled)
-    sys.stderr.write(f"\r[{bar}] {done}/{total} pages, {task['items'] or 0} items, "
-                     f"{task['status']}   ")
-    sys.stderr.flush()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -271,30 +166,23 @@ def parser() -> argparse.ArgumentParser:
     db_parser.set_defaults(func=db)
 
     def client_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--url", default=os.environ.get("CRAWLPLANE_URL", "http://127.0.0.1:8700"))
+        p.add_argument("--url", help="the server (default: $CRAWLPLANE_URL, else "
+                                     "http://$CRAWLPLANE_LISTEN, else http://127.0.0.1:8700)")
         p.add_argument("--key", help="API key (default: $CRAWLPLANE_API_KEY)")
 
-    task_parser = sub.add_parser("tasks", help="list or show tasks")
-    task_sub = task_parser.add_subparsers(dest="tasks_command", required=True)
-    client_args(task_sub.add_parser("list"))
-    show = task_sub.add_parser("show")
-    show.add_argument("id")
-    client_args(show)
-    task_parser.set_defaults(func=tasks)
-
-    run_parser = sub.add_parser("run", help="create a task from a scheme file and run it")
-    run_parser.add_argument("scheme")
-    run_parser.add_argument("--name")
-    run_parser.add_argument("--wait", action="store_true", help="wait, then write the results")
-    run_parser.add_argument("-o", "--output", help="results file (format from its extension)")
-    client_args(run_parser)
-    run_parser.set_defaults(func=run)
+    cli_tasks.add_parsers(sub, client_args)
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("crawlplane: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `crawlplane tasks list | head`
+        return 0
 
 
 if __name__ == "__main__":

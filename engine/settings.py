@@ -65,6 +65,8 @@ CRAWLPLANE_ALLOW_PRIVATE_TARGETS = os.environ.get("CRAWLPLANE_ALLOW_PRIVATE_TARG
 # The stored task and run a crawl belongs to (set by the `task` spider from its arguments).
 CRAWLPLANE_TASK_ID = None
 CRAWLPLANE_RUN_ID = None
+# Set by engine/preview.py: a one-page preview for the API, guarded like a stored run.
+CRAWLPLANE_PREVIEW = False
 # How much nicer than the server a crawl process it launches runs (engine/worker.py).
 CRAWLPLANE_WORKER_NICE = int(os.environ.get("CRAWLPLANE_WORKER_NICE", "5"))
 # Batched writes from a crawl process: at most this many seconds or rows between flushes.

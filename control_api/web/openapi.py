@@ -193,6 +193,39 @@ TAKE_FROM = [
 ]
 
 
+EXAMPLE_SCHEME: dict[str, Any] = {
+    "start_urls": ["https://quotes.toscrape.com/"],
+    "item": {"selector": "CSS: div.quote", "fields": [
+        {"name": "text", "selector": "CSS: span.text"},
+        {"name": "author", "selector": "CSS: small.author"},
+        {"name": "tags", "selector": "CSS: a.tag", "many": True}]},
+    "paginate": {"selector": "CSS: li.next a", "max_pages": 10},
+    "formats": ["csv", "json"],
+}
+PREVIEW_REQUEST = {
+    "type": "object", "required": ["scheme", "url"], "additionalProperties": False,
+    "properties": {"scheme": {"$ref": "#/components/schemas/PreviewScheme"},
+                   "url": {"type": "string", "description": "the page to fetch (http or https)"}},
+}
+PREVIEW = {
+    "type": "object", "required": ["items", "links", "download"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"},
+                  "description": "the items the scheme extracts from the page (a `follow` "
+                                 "field holds {url} only: detail pages are not fetched)"},
+        "links": {"type": "object", "required": ["paginate", "follow"], "properties": {
+            "paginate": {"type": "array", "items": {"type": "string"}},
+            "follow": {"type": "array", "items": {"type": "string"}}}},
+        "download": {"oneOf": [{"$ref": "#/components/schemas/DownloadInfo"},
+                               {"type": "null"}],
+                     "description": "the page's last attempt (after redirects and retries)"},
+        "attempts": {"type": "array", "items": {"$ref": "#/components/schemas/DownloadInfo"},
+                     "description": "every attempt: redirect hops, retries, gates"},
+        "state": NULLABLE_STR, "error": NULLABLE_STR,
+    },
+}
+
+
 @cache
 def _paths() -> dict[str, Any]:
     task = _json(_ref("Task"), "the task")
@@ -203,7 +236,20 @@ def _paths() -> dict[str, Any]:
         "/v1/tasks": {
             "post": _op("create a task", {"201": task}, 400, 413, 422,
                         requestBody={"required": True, "content": {
-                            "application/json": {"schema": _ref("CreateTask")}}}),
+                            "application/json": {"schema": _ref("CreateTask"), "examples": {
+                                "quotes": {"summary": "quotes with pagination, CSV and JSON",
+                                           "value": {"scheme": EXAMPLE_SCHEME,
+                                                     "name": "quotes", "tag": "demo"}},
+                                "one_item_per_page": {
+                                    "summary": "one item per page, follow category links",
+                                    "value": {"scheme": {
+                                        "start_urls": ["https://books.toscrape.com/"],
+                                        "item": {"fields": [
+                                            {"name": "title", "selector": "CSS: h1"}]},
+                                        "follow": [{"selector": "CSS: .side_categories a",
+                                                    "max_depth": 1}],
+                                        "limits": {"max_pages": 50}}, "run": False}},
+                            }}}}),
             "get": _op("list own tasks", {"200": _json(
                 {"type": "object", "required": ["data", "links"],
                  "properties": {"data": {"type": "array", "items": _ref("Task")},
@@ -262,6 +308,17 @@ def _paths() -> dict[str, Any]:
                            "properties": {"data": {"type": "array",
                                                    "items": _ref("Delivery")}}},
                           "deliveries")}, 404)},
+        "/v1/preview": {"post": _op(
+            "fetch one page through the engine (outbound rules, robots.txt, headers, proxy "
+            "gates as the scheme says) and extract it, creating nothing; start_urls may be "
+            "left out of the scheme here",
+            {"200": _json(_ref("Preview"), "what the scheme extracts from the page")},
+            400, 413, 422, 502, 504,
+            requestBody={"required": True, "content": {"application/json": {
+                "schema": _ref("PreviewRequest"), "examples": {"quotes": {
+                    "summary": "quotes and the next page link",
+                    "value": {"url": "https://quotes.toscrape.com/", "scheme": EXAMPLE_SCHEME},
+                }}}}})},
         "/v1/schedules": {
             "post": _op("create a schedule", {"201": _json(_ref("Schedule"), "the schedule")},
                         400, 413, 422, requestBody={"required": True, "content": {
@@ -303,6 +360,7 @@ def spec(server_url: str) -> dict[str, Any]:
                 "Task": TASK, "Result": RESULT, "Links": LINKS, "Problem": PROBLEM,
                 "Page": PAGE, "Ready": READY, "CreateTask": CREATE, "Delivery": DELIVERY,
                 "Schedule": SCHEDULE, "CreateSchedule": CREATE_SCHEDULE,
+                "PreviewRequest": PREVIEW_REQUEST, "Preview": PREVIEW,
                 **scheme_schemas(),
                 **openapi_v2.schemas(),
                 **openapi_observe.schemas(),
@@ -316,7 +374,10 @@ def scheme_schemas() -> dict[str, Any]:
     """The scheme's JSON Schema from its pydantic models, refs moved under components."""
     schema = Scheme.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return {"Scheme": schema, **defs}
+    # A preview's scheme may leave start_urls out (the previewed URL stands in).
+    preview = {**schema, "title": "PreviewScheme",
+               "required": [k for k in schema.get("required", []) if k != "start_urls"]}
+    return {"Scheme": schema, "PreviewScheme": preview, **defs}
 
 
 def docs_html(document: dict[str, Any]) -> str:

@@ -80,11 +80,6 @@ class TaskAPI:
     def openapi_json(self, request: IRequest) -> bytes:
         return send_json(request, openapi.spec(self.base_url(request)))
 
-    @app.route("/docs", methods=["GET"])
-    def docs(self, request: IRequest) -> bytes:
-        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
-        return openapi.docs_html(openapi.spec(self.base_url(request))).encode()
-
     # -- tasks ---------------------------------------------------------------------------
 
     @app.route("/v1/tasks", methods=["POST"])

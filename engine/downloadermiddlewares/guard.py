@@ -7,7 +7,7 @@ Every request passes through here (start URLs, links, detail pages, redirect hop
 a redirect to another scheme, which Scrapy's RedirectMiddleware quietly does not follow, is
 refused here too, so that its page records why it has no content.
 
-Only stored runs are guarded (they come from the API); a developer's own
+Only stored runs and previews are guarded (they come from the API); a developer's own
 `scrapy crawl task -a scheme=...` reaches whatever it is pointed at, with Scrapy's download
 handlers (README.md). Names are resolved with the crawl's own resolver (Scrapy's cached one),
 so the check and the download agree.
@@ -42,8 +42,9 @@ class OutboundGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OutboundGuardMiddleware:
-        if not crawler.settings.get("CRAWLPLANE_RUN_ID"):
-            raise NotConfigured("not a stored run")
+        if not (crawler.settings.get("CRAWLPLANE_RUN_ID")
+                or crawler.settings.getbool("CRAWLPLANE_PREVIEW")):
+            raise NotConfigured("not a stored run or a preview")
         return cls(crawler, crawler.settings.getbool("CRAWLPLANE_ALLOW_PRIVATE_TARGETS"))
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:

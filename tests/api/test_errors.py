@@ -35,9 +35,11 @@ def test_health_openapi_and_docs_need_no_key(api: ApiServer) -> None:
     for path in ("/v1/tasks", "/v1/tasks/{id}", "/v1/tasks/ready", "/v1/tasks/{id}/store",
                  "/v1/tasks/{id}/pages", "/v1/tasks/{id}/run", "/v1/tasks/{id}/cancel"):
         assert path in spec["paths"], path
-    docs = api.call("GET", "/docs", key=None)
+    docs = api.call("GET", "/docs", key=None)  # Swagger UI, from a Python package
     assert docs.status == 200 and docs.content_type.startswith("text/html")
-    assert b"/v1/tasks/{id}/store" in docs.body and b"<script src=" not in docs.body
+    assert b"/docs/static/swagger-ui-bundle.js" in docs.body
+    plain = api.call("GET", "/docs/plain", key=None)  # the same, without script
+    assert b"/v1/tasks/{id}/store" in plain.body and b"<script src=" not in plain.body
 
 
 def test_401_missing_wrong_and_revoked_keys(api: ApiServer) -> None:
