@@ -29,12 +29,14 @@ from engine.ids import new_id
 from engine.store.status import (
     ACTIVE_STATUSES,
     CANCELLED,
+    CREATED,
     ERROR,
+    IN_PROGRESS,
     QUEUED,
     RUNNING,
     TERMINAL_STATUSES,
 )
-from engine.store.tables import runs, tasks
+from engine.store.tables import pages, runs, tasks
 
 if TYPE_CHECKING:
     from engine.store.store import Store
@@ -162,6 +164,22 @@ def expire(store: Store, stale_after: float, now: float) -> list[str]:
                                 "(its process died or hangs)"):
                 expired.append(run_id)
     return expired
+
+
+def add_progress(conn: Connection, run_id: str, added: dict[str, int] | Any,
+                 failures: dict[str, int] | Any) -> None:
+    """Add a crawl process's counts to the run's (several processes, or lives, count)."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(
+        **{name: runs.c[name] + int(n) for name, n in added.items()}))
+    if failures:
+        now = conn.execute(select(runs.c.failures).where(runs.c.id == run_id)).scalar() or {}
+        merged = dict(now)
+        for key, n in failures.items():
+            merged[key] = merged.get(key, 0) + n
+        conn.execute(update(runs).where(runs.c.id == run_id).values(failures=merged))
+    open_pages = conn.execute(select(func.count()).where(
+        pages.c.run_id == run_id, pages.c.state.in_((CREATED, IN_PROGRESS)))).scalar_one()
+    conn.execute(update(runs).where(runs.c.id == run_id).values(queued=int(open_pages)))
 
 
 # -- queries --------------------------------------------------------------------------------
