@@ -19,8 +19,10 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from control_api.config import Config
 from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from engine.extensions.jobs import NUDGE
+from engine.frontier import worker_for
 from engine.store import Row, Store, runs
 from engine.store.runs import claim
+from engine.store.status import QUEUED
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
@@ -30,12 +32,13 @@ WARM_DELAY = 0.5  # seconds after a launch before a new warm worker is started
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
 
 
-def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
+def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]]:
     """Sort the runs a launcher of an earlier server left active: crawls still running to
-    adopt (run id -> pid), runs whose process is gone to finish; runs it claimed but never
-    started go back to the queue."""
+    adopt (run id -> pid), runs whose process is gone to carry on (run id -> its pid); runs it
+    claimed but never started go back to the queue, and so do the runs it paused when its
+    server stopped."""
     adopt: dict[str, int] = {}
-    gone: list[str] = []
+    gone: dict[str, int] = {}
     for run in runs.active_runs(store, launcher):
         pid = int(run["handle"] or 0)
         if pid and pid_alive(pid):
@@ -43,8 +46,16 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
         elif run["status"] == "queued":
             runs.requeue(store, run["id"])
         else:
-            gone.append(run["id"])
+            gone[run["id"]] = pid
+    resumed = runs.resume_paused_by(store, paused_by(launcher))
+    if resumed:
+        logger.info("resumed %d runs paused when the server stopped", len(resumed))
     return adopt, gone
+
+
+def paused_by(launcher: str) -> str:
+    """How a run paused by a stopping server is marked, to be resumed when it starts."""
+    return f"server:{launcher}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -64,10 +75,12 @@ class Worker(protocol.ProcessProtocol):
         self.launcher = launcher
         self.run_id: str | None = None
         self.stderr = b""
+        self.started_pid = self.ended_pid = 0  # (the transport forgets its pid at the end)
 
     def assign(self, run: Row) -> None:
         self.run_id = run["id"]
         assert self.transport is not None
+        self.started_pid = self.pid
         self.transport.write(json.dumps({"task_id": run["task_id"], "run_id": run["id"]})
                              .encode() + b"\n")
         self.transport.closeStdin()
@@ -85,6 +98,7 @@ class Worker(protocol.ProcessProtocol):
 
     def processEnded(self, reason: Any) -> None:
         code = getattr(reason.value, "exitCode", None)
+        self.ended_pid = self.started_pid
         self.launcher.ended(self, code)
 
 
@@ -121,14 +135,22 @@ class LocalLauncher:
         stop_polling(self._loop)
         for worker in self.warm:
             worker.signal("KILL")
-        # Crawls go on without the server; a restarted server adopts them by pid.
+        # Runs are paused: their crawls finish what is in flight and exit; the frontier stays
+        # in the store, and this server resumes them when it starts again.
+        for run_id, worker in list(self.running.items()):
+            if runs.pause(self.store, run_id, by=paused_by(self.name)):
+                worker.signal("TERM")
+        for run_id, pid in list(self.adopted.items()):
+            if runs.pause(self.store, run_id, by=paused_by(self.name)):
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
 
-    def _recover(self, found: tuple[dict[str, int], list[str]]) -> None:
+    def _recover(self, found: tuple[dict[str, int], dict[str, int]]) -> None:
         adopt, gone = found
         self.adopted.update(adopt)
-        for run_id in gone:
-            self._finished(run_id, "the server stopped while this run was active and its "
-                                   "crawl process is gone")
+        for run_id, pid in gone.items():
+            self._died(run_id, pid, "the server stopped while this run was active and its "
+                                    "crawl process is gone")
         if adopt:
             logger.info("adopted %d crawls left running by an earlier server", len(adopt))
             watch = task.LoopingCall(self._watch_adopted)
@@ -139,7 +161,7 @@ class LocalLauncher:
         for run_id, pid in list(self.adopted.items()):
             if not pid_alive(pid):
                 del self.adopted[run_id]
-                self._finished(run_id, "the crawl process exited without finishing its run")
+                self._died(run_id, pid, "the crawl process exited without finishing its run")
 
     # -- launching ----------------------------------------------------------------------
 
@@ -194,17 +216,29 @@ class LocalLauncher:
             return
         self.running.pop(worker.run_id, None)
         detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        self._finished(worker.run_id,
-                       f"the crawl process exited with code {code} without finishing its run"
-                       + (f": {detail[0]}" if detail[0] else ""))
+        self._died(worker.run_id, worker.ended_pid,
+                   f"the crawl process exited with code {code} without finishing its run"
+                   + (f": {detail[0]}" if detail[0] else ""))
         if not self._stopping:
             self.kick()
 
-    def _finished(self, run_id: str, error: str) -> None:
-        d = threads.deferToThread(settle, self.store, run_id, error)
-        d.addCallback(lambda _: self.on_finished(run_id))
-        d.addErrback(lambda f: logger.error("finishing run %s failed: %s", run_id,
+    def _died(self, run_id: str, pid: int, error: str) -> None:
+        """A run's crawl process is gone: a run it left active carries on in a new process
+        (its frontier is in the store), or ends as an error when it keeps dying."""
+        worker = worker_for(socket.gethostname(), pid) if pid else None
+        d = threads.deferToThread(runs.crashed, self.store, run_id, worker,
+                                  self.config.max_run_tries, error)
+        d.addCallback(self._after_death, run_id)
+        d.addErrback(lambda f: logger.error("recovering run %s failed: %s", run_id,
                                             f.getTraceback()))
+
+    def _after_death(self, status: str | None, run_id: str) -> None:
+        if status == QUEUED:
+            logger.info("run %s is queued again: its crawl process died", run_id)
+            if not self._stopping:
+                self.kick()
+        else:
+            self.on_finished(run_id)
 
     def cancel(self, run: Row) -> None:
         if run["launcher"] is None:  # never started: no process will report its end

@@ -11,6 +11,11 @@ finished) never overwrites a final status:
     finish    queued | running       -> completed | cancelled | error
     cancel    queued | running       -> cancelled (and the crawl is asked to stop)
     expire    running, silent        -> error
+    pause     queued | running       -> paused (the crawl stops at its next flush)
+    resume    paused                 -> queued, unclaimed (the frontier carries on)
+    crashed   queued | running       -> queued, unclaimed (its crawl process died: the pages
+                                        it held go back to the frontier), or error after
+                                        `max_tries` deaths
 
 Each takes a Store (its own transaction) or a Connection (the caller's transaction).
 """
@@ -26,12 +31,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
+from engine.store.frontier import release as release_pages
 from engine.store.status import (
     ACTIVE_STATUSES,
     CANCELLED,
     CREATED,
     ERROR,
     IN_PROGRESS,
+    PAUSED,
     QUEUED,
     RUNNING,
     TERMINAL_STATUSES,
@@ -128,8 +135,9 @@ def start(store: Store, run_id: str) -> bool:
     """The crawl began: False when the run was cancelled (or deleted) before it got there."""
     now = time.time()
     with store.engine.begin() as conn:
-        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING, started_at=now,
-                          heartbeat_at=now)
+        # A run that carries on (resumed, or after its crawl process died) keeps its start.
+        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING,
+                          started_at=func.coalesce(runs.c.started_at, now), heartbeat_at=now)
 
 
 def finish(target: Store | Connection, run_id: str, status: str, error: str | None = None,
@@ -147,6 +155,51 @@ def cancel(target: Store | Connection, run_id: str) -> bool:
     with transaction(target) as conn:
         return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=CANCELLED,
                           cancel_requested=True, ended_at=time.time())
+
+
+def pause(target: Store | Connection, run_id: str, by: str | None = None) -> bool:
+    """Pause an active run; `by` says who (a stopping server resumes its own when it starts)."""
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=PAUSED, paused_by=by)
+
+
+def resume(target: Store | Connection, run_id: str) -> bool:
+    """Queue a paused run again, for any launcher to claim; its crawl carries on."""
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=(PAUSED,), status=QUEUED, launcher=None,
+                          handle=None, paused_by=None)
+
+
+def resume_paused_by(store: Store, by: str) -> list[str]:
+    """Resume the runs `by` paused (a server that stopped, now starting again)."""
+    with store.engine.begin() as conn:
+        ids = list(conn.execute(select(runs.c.id).where(
+            runs.c.status == PAUSED, runs.c.paused_by == by)).scalars())
+        return [run_id for run_id in ids if resume(conn, run_id)]
+
+
+def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
+            reason: str) -> str | None:
+    """A crawl process of the run died without finishing it: the pages it held go back to
+    the frontier and the run is queued again, or ends as an error once it died `max_tries`
+    times. Returns the run's new status (None: it was not active)."""
+    with store.engine.begin() as conn:
+        release_pages(conn, run_id, worker)
+        tries = conn.execute(select(runs.c.tries).where(runs.c.id == run_id,
+                                                        runs.c.status.in_(ACTIVE_STATUSES))
+                             ).scalar()
+        if tries is None:
+            return None
+        tries += 1
+        if tries >= max_tries:
+            update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=ERROR, tries=tries,
+                       ended_at=time.time(),
+                       error=f"{reason} (its crawl process died {tries} times; "
+                             f"CRAWLPLANE_MAX_RUN_TRIES is {max_tries})")
+            return ERROR
+        update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=QUEUED, tries=tries,
+                   launcher=None, handle=None)
+        return QUEUED
 
 
 def expire(store: Store, stale_after: float, now: float) -> list[str]:
