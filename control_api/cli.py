@@ -157,6 +157,10 @@ def tasks(args: argparse.Namespace) -> int:
     if args.tasks_command == "show":
         print(json.dumps(client.call("GET", f"/v1/tasks/{args.id}"), indent=2))
         return 0
+    if args.tasks_command in ("pause", "resume"):
+        task = client.call("POST", f"/v1/tasks/{args.id}/{args.tasks_command}")
+        print(f"{task['id']}\t{task['status']}")
+        return 0
     for task in client.call("GET", "/v1/tasks?order=desc&take=100")["data"]:
         print(f"{task['id']}\t{task['status']}\t{task['items']}\t{task['name'] or ''}")
     return 0
@@ -232,12 +236,15 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--url", default=os.environ.get("CRAWLPLANE_URL", "http://127.0.0.1:8700"))
         p.add_argument("--key", help="API key (default: $CRAWLPLANE_API_KEY)")
 
-    task_parser = sub.add_parser("tasks", help="list or show tasks")
+    task_parser = sub.add_parser("tasks", help="list, show, pause or resume tasks")
     task_sub = task_parser.add_subparsers(dest="tasks_command", required=True)
     client_args(task_sub.add_parser("list"))
-    show = task_sub.add_parser("show")
-    show.add_argument("id")
-    client_args(show)
+    for name, text in (("show", "a task as JSON"),
+                       ("pause", "pause the task's run (its frontier is kept)"),
+                       ("resume", "queue a paused run again; it carries on where it stopped")):
+        one = task_sub.add_parser(name, help=text)
+        one.add_argument("id")
+        client_args(one)
     task_parser.set_defaults(func=tasks)
 
     run_parser = sub.add_parser("run", help="create a task from a scheme file and run it")

@@ -22,7 +22,7 @@ from engine.extensions.jobs import NUDGE
 from engine.frontier import worker_for
 from engine.store import Row, Store, runs
 from engine.store.runs import claim
-from engine.store.status import QUEUED
+from engine.store.status import QUEUED, TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
@@ -237,7 +237,7 @@ class LocalLauncher:
             logger.info("run %s is queued again: its crawl process died", run_id)
             if not self._stopping:
                 self.kick()
-        else:
+        elif status in TERMINAL_STATUSES:  # (a paused run has not ended)
             self.on_finished(run_id)
 
     def cancel(self, run: Row) -> None:

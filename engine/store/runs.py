@@ -182,15 +182,14 @@ def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
             reason: str) -> str | None:
     """A crawl process of the run died without finishing it: the pages it held go back to
     the frontier and the run is queued again, or ends as an error once it died `max_tries`
-    times. Returns the run's new status (None: it was not active)."""
+    times. Returns the run's status (as it was, when it was not active; None if deleted)."""
     with store.engine.begin() as conn:
         release_pages(conn, run_id, worker)
-        tries = conn.execute(select(runs.c.tries).where(runs.c.id == run_id,
-                                                        runs.c.status.in_(ACTIVE_STATUSES))
-                             ).scalar()
-        if tries is None:
-            return None
-        tries += 1
+        found = conn.execute(select(runs.c.tries, runs.c.status).where(runs.c.id == run_id)
+                             ).first()
+        if found is None or found.status not in ACTIVE_STATUSES:
+            return found.status if found is not None else None
+        tries = found.tries + 1
         if tries >= max_tries:
             update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=ERROR, tries=tries,
                        ended_at=time.time(),
