@@ -21,6 +21,7 @@ from control_api.launchers.base import Launcher, poll_after, settle, stop_pollin
 from engine.extensions.jobs import NUDGE
 from engine.frontier import worker_for
 from engine.store import Row, Store, runs
+from engine.store.frontier import release
 from engine.store.runs import claim
 from engine.store.status import QUEUED, TERMINAL_STATUSES
 
@@ -51,6 +52,15 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]
     if resumed:
         logger.info("resumed %d runs paused when the server stopped", len(resumed))
     return adopt, gone
+
+
+def claim_processes(store: Store, launcher: str, limit: int) -> list[Row]:
+    """`claim`, with the crawl processes each run's scheme asks for (`processes`)."""
+    claimed = claim(store, launcher, limit)
+    for run in claimed:
+        task = store.get_task(run["task_id"]) or {}
+        run["processes"] = int((task.get("scheme") or {}).get("processes") or 1)
+    return claimed
 
 
 def paused_by(launcher: str) -> str:
@@ -114,6 +124,7 @@ class LocalLauncher:
         self.reactor = reactor
         self.on_finished = on_finished
         self.running: dict[str, Worker] = {}
+        self.helpers: dict[str, list[Worker]] = {}  # a run's other processes ("processes": N)
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
         self.warm: list[Worker] = []
         self._claiming = False
@@ -139,7 +150,8 @@ class LocalLauncher:
         # in the store, and this server resumes them when it starts again.
         for run_id, worker in list(self.running.items()):
             if runs.pause(self.store, run_id, by=paused_by(self.name)):
-                worker.signal("TERM")
+                for one in [worker, *self.helpers.get(run_id, [])]:
+                    one.signal("TERM")
         for run_id, pid in list(self.adopted.items()):
             if runs.pause(self.store, run_id, by=paused_by(self.name)):
                 with suppress(OSError):
@@ -148,8 +160,8 @@ class LocalLauncher:
     def _recover(self, found: tuple[dict[str, int], dict[str, int]]) -> None:
         adopt, gone = found
         self.adopted.update(adopt)
-        for run_id, pid in gone.items():
-            self._died(run_id, pid, "the server stopped while this run was active and its "
+        for run_id in gone:  # (pid 0: every page its processes held goes back)
+            self._died(run_id, 0, "the server stopped while this run was active and its "
                                     "crawl process is gone")
         if adopt:
             logger.info("adopted %d crawls left running by an earlier server", len(adopt))
@@ -167,14 +179,15 @@ class LocalLauncher:
 
     @property
     def free(self) -> int:
-        return self.config.max_processes - len(self.running) - len(self.adopted)
+        helpers = sum(len(workers) for workers in self.helpers.values())
+        return self.config.max_processes - len(self.running) - len(self.adopted) - helpers
 
     def kick(self) -> None:
         self._fill_warm()
         if self._claiming or self._stopping or self.free <= 0:
             return
         self._claiming = True
-        d = threads.deferToThread(claim, self.store, self.name, self.free)
+        d = threads.deferToThread(claim_processes, self.store, self.name, self.free)
         d.addCallback(self._launch_all)
         d.addErrback(lambda f: logger.error("claiming runs failed: %s", f.getTraceback()))
         d.addBoth(self._claimed)
@@ -183,11 +196,19 @@ class LocalLauncher:
         self._claiming = False
 
     def _launch_all(self, claimed: list[Row]) -> None:
+        room = self.free - len(claimed)
         for run in claimed:
             worker = self.warm.pop(0) if self.warm else self._spawn()
             worker.assign(run)
             self.running[run["id"]] = worker
             threads.deferToThread(runs.place, self.store, run["id"], str(worker.pid))
+            # More processes on the run's frontier, as its scheme asks, as far as slots allow.
+            more = min(run["processes"], self.config.max_run_processes) - 1
+            for _ in range(max(0, min(more, room))):
+                helper = self.warm.pop(0) if self.warm else self._spawn()
+                helper.assign(run)
+                self.helpers.setdefault(run["id"], []).append(helper)
+                room -= 1
         if claimed:
             # The next warm worker spends about a second of CPU importing Scrapy: let the runs
             # just started have their first moments (a short crawl is over by then).
@@ -214,6 +235,8 @@ class LocalLauncher:
             return
         if worker.run_id is None:
             return
+        if self._others_go_on(worker):
+            return
         self.running.pop(worker.run_id, None)
         detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         self._died(worker.run_id, worker.ended_pid,
@@ -221,6 +244,26 @@ class LocalLauncher:
                    + (f": {detail[0]}" if detail[0] else ""))
         if not self._stopping:
             self.kick()
+
+    def _others_go_on(self, worker: Worker) -> bool:
+        """One of a run's processes ended while others work on: what it held goes back to the
+        frontier for them (the last one to end decides about the run)."""
+        run_id = worker.run_id
+        assert run_id is not None
+        helpers = self.helpers.get(run_id, [])
+        if worker in helpers:
+            helpers.remove(worker)
+        elif self.running.get(run_id) is worker and helpers:
+            self.running[run_id] = helpers.pop(0)
+        else:
+            return False
+        if not helpers:
+            self.helpers.pop(run_id, None)
+        threads.deferToThread(release, self.store, run_id,
+                              worker_for(socket.gethostname(), worker.ended_pid))
+        if not self._stopping:
+            self.kick()
+        return True
 
     def _died(self, run_id: str, pid: int, error: str) -> None:
         """A run's crawl process is gone: a run it left active carries on in a new process
@@ -246,6 +289,8 @@ class LocalLauncher:
             return
         worker = self.running.get(run["id"])
         pid = self.adopted.get(run["id"])
+        for helper in self.helpers.get(run["id"], []):
+            helper.signal("TERM")
         if worker is not None:
             worker.signal("TERM")
             time_: IReactorTime = self.reactor

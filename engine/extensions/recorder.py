@@ -35,7 +35,7 @@ from engine.run_warnings import ExtractionWatch, run_warnings
 from engine.scheme import Scheme
 from engine.signals import page_finished, page_parsed
 from engine.store import Row, Store, frontier, runs
-from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR, PAUSED
+from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR, PAUSED, RUNNING
 from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
@@ -111,9 +111,10 @@ class StoreRecorder:
     def spider_opened(self, spider: Spider) -> None:
         if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
             run = self.store.get_run(self.run_id)
-            paused = run is not None and run["status"] == PAUSED
-            reactor.callLater(0, self._close, PAUSED if paused else "cancelled")
-            return
+            status = run["status"] if run is not None else None
+            if not (self.frontier and status == RUNNING):  # (else: one of its processes)
+                reactor.callLater(0, self._close, PAUSED if status == PAUSED else "cancelled")
+                return
         if self.frontier:  # an earlier life of this run (or another process) counted these
             run = self.store.get_run(self.run_id) or {}
             self.outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))
@@ -287,6 +288,8 @@ class StoreRecorder:
         if run is not None and run["status"] in ACTIVE_STATUSES:
             final = run_status(reason, run["cancel_requested"],
                                None if self.update_pages else self.outcome)
+            if self.frontier:  # decided in _end, on what every process of the run counted
+                final = (reason, None) if final[0] not in (CANCELLED, PAUSED) else final
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
             batch["progress"]["queued"] = 0
             if final[0] == PAUSED:  # a SIGTERM'd crawl (or paused meanwhile): it carries on
@@ -296,9 +299,16 @@ class StoreRecorder:
 
     def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
         self.store.write_batch(**batch)
-        if final is not None and self.frontier and final[0] == COMPLETED \
-                and frontier.open_pages(self.store, self.run_id):
-            return  # other processes of the run still work on its frontier: the last ends it
+        if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
+            if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
+                return  # other processes of the run still work on its frontier: the last ends it
+            run = self.store.get_run(self.run_id) or {}
+            outcome = Outcome()
+            outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))
+            outcome.failures.update(run.get("failures") or {})
+            outcome.examples = self.outcome.examples
+            outcome.failed_other = self.outcome.failed_other
+            final = run_status(final[0], False, outcome)
         # The results files before the final status: a task shown ended has its files (and
         # their sizes), whoever watches the run (this server, another, or none).
         self._render()

@@ -98,6 +98,8 @@ class TaskSpider(Spider):
             if not is_job(crawler.settings):
                 crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
                 crawler.settings.set("CRAWLPLANE_FRONTIER", True, priority="spider")
+                crawler.settings.set("CRAWLPLANE_RUN_PROCESSES", scheme.processes,
+                                     priority="spider")
         spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
         assert isinstance(spider, TaskSpider)
         spider.frontier = bool(run_id) and not is_job(crawler.settings)
