@@ -280,8 +280,8 @@ class LocalLauncher:
             logger.info("run %s is queued again: its crawl process died", run_id)
             if not self._stopping:
                 self.kick()
-        elif status in TERMINAL_STATUSES:  # (a paused run has not ended)
-            self.on_finished(run_id)
+        elif status is None or status in TERMINAL_STATUSES:  # ended, or deleted meanwhile
+            self.on_finished(run_id)  # (a paused run has not ended)
 
     def cancel(self, run: Row) -> None:
         if run["launcher"] is None:  # never started: no process will report its end
