@@ -44,6 +44,10 @@ class Config:
     # A running run whose crawl wrote nothing (not even its heartbeat) for this many seconds
     # has died or hangs: it ends as an error (control_api/background/sweeps.py).
     stale_after: float = 120.0
+    # The durable frontier: a run whose crawl process died this many times ends as an error
+    # (before that, it is queued again and carries on); crawl processes one run may have.
+    max_run_tries: int = 3
+    max_run_processes: int = 4
     # Bring the store's schema to this code's revision on start (server and CLI); off: refuse
     # to start on an older store until `crawlplane db upgrade` ran (engine/store/schema.py).
     auto_migrate: bool = True
@@ -66,6 +70,9 @@ class Config:
             allow_private_targets=_flag(env.get("CRAWLPLANE_ALLOW_PRIVATE_TARGETS")),
             max_processes=int(env.get("CRAWLPLANE_MAX_PROCESSES", defaults.max_processes)),
             warm_workers=int(env.get("CRAWLPLANE_WARM_WORKERS", defaults.warm_workers)),
+            max_run_tries=int(env.get("CRAWLPLANE_MAX_RUN_TRIES", defaults.max_run_tries)),
+            max_run_processes=int(env.get("CRAWLPLANE_MAX_RUN_PROCESSES",
+                                          defaults.max_run_processes)),
             body_limit=int(env.get("CRAWLPLANE_BODY_LIMIT", defaults.body_limit)),
             rate_limit=int(env.get("CRAWLPLANE_RATE_LIMIT", defaults.rate_limit)),
             ready_rate_limit=int(env.get("CRAWLPLANE_READY_RATE_LIMIT", defaults.ready_rate_limit)),

@@ -359,9 +359,15 @@ class Scheme(_Model):
     @property
     def renders(self) -> bool:
         return self.render is not None and self.render.enabled
+    # Crawl processes on this run's frontier at once (engine/frontier/); the launcher caps it
+    # at CRAWLPLANE_MAX_RUN_PROCESSES.
+    processes: int = Field(default=1, ge=1, le=64)
 
     def canonical_json(self) -> str:
-        return canonical_json(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        if data.get("processes") == 1:  # the default: payload ids as before the key existed
+            del data["processes"]
+        return canonical_json(data)
 
     @property
     def payload_id(self) -> str:

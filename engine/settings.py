@@ -72,6 +72,12 @@ CRAWLPLANE_WORKER_NICE = int(os.environ.get("CRAWLPLANE_WORKER_NICE", "5"))
 # Batched writes from a crawl process: at most this many seconds or rows between flushes.
 CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
+# The durable frontier of stored runs (engine/frontier/): set by the `task` spider for a stored
+# run; new pages are written and Created pages claimed this many at a time.
+CRAWLPLANE_FRONTIER = False
+CRAWLPLANE_FRONTIER_BATCH = int(os.environ.get("CRAWLPLANE_FRONTIER_BATCH", "100"))
+# Crawl processes working on the run's frontier at once (the scheme's `processes`).
+CRAWLPLANE_RUN_PROCESSES = 1
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
 # Interactive jobs (engine/extensions/jobs.py): "crawl" or "job", set from the stored task.

@@ -23,8 +23,11 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from control_api.config import Config
 from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from engine.extensions.jobs import NUDGE
+from engine.frontier import worker_for
 from engine.store import Row, Store, runs
+from engine.store.frontier import release
 from engine.store.runs import claim
+from engine.store.status import QUEUED, TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
@@ -34,12 +37,13 @@ RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
 
 
-def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
+def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]]:
     """Sort the runs a launcher of an earlier server left active: crawls still running to
-    adopt (run id -> pid), runs whose process is gone to finish; runs it claimed but never
-    started go back to the queue."""
+    adopt (run id -> pid), runs whose process is gone to carry on (run id -> its pid); runs it
+    claimed but never started go back to the queue, and so do the runs it paused when its
+    server stopped."""
     adopt: dict[str, int] = {}
-    gone: list[str] = []
+    gone: dict[str, int] = {}
     for run in runs.active_runs(store, launcher):
         pid = int(run["handle"] or 0)
         if pid and pid_alive(pid):
@@ -47,8 +51,25 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], list[str]]:
         elif run["status"] == "queued":
             runs.requeue(store, run["id"])
         else:
-            gone.append(run["id"])
+            gone[run["id"]] = pid
+    resumed = runs.resume_paused_by(store, paused_by(launcher))
+    if resumed:
+        logger.info("resumed %d runs paused when the server stopped", len(resumed))
     return adopt, gone
+
+
+def claim_processes(store: Store, launcher: str, limit: int) -> list[Row]:
+    """`claim`, with the crawl processes each run's scheme asks for (`processes`)."""
+    claimed = claim(store, launcher, limit)
+    for run in claimed:
+        task = store.get_task(run["task_id"]) or {}
+        run["processes"] = int((task.get("scheme") or {}).get("processes") or 1)
+    return claimed
+
+
+def paused_by(launcher: str) -> str:
+    """How a run paused by a stopping server is marked, to be resumed when it starts."""
+    return f"server:{launcher}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -66,10 +87,15 @@ class Forked:
 
     stderr = b""  # the child writes its stderr into the run's log
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, helper: bool = False):
         self.run_id: str | None = run_id
+        self.helper = helper  # one of a run's other processes ("processes": N)
         self.pid = 0
         self.pending_signal: str | None = None  # asked before the pid was known
+
+    @property
+    def ended_pid(self) -> int:
+        return self.pid
 
     def signal(self, name: str) -> None:
         if not self.pid:
@@ -120,10 +146,12 @@ class Worker(protocol.ProcessProtocol):
         self.launcher = launcher
         self.run_id: str | None = None
         self.stderr = b""
+        self.started_pid = self.ended_pid = 0  # (the transport forgets its pid at the end)
 
     def assign(self, run: Row) -> None:
         self.run_id = run["id"]
         assert self.transport is not None
+        self.started_pid = self.pid
         self.transport.write(json.dumps({"task_id": run["task_id"], "run_id": run["id"]})
                              .encode() + b"\n")
         self.transport.closeStdin()
@@ -141,6 +169,7 @@ class Worker(protocol.ProcessProtocol):
 
     def processEnded(self, reason: Any) -> None:
         code = getattr(reason.value, "exitCode", None)
+        self.ended_pid = self.started_pid
         self.launcher.ended(self, code)
 
 
@@ -156,6 +185,8 @@ class LocalLauncher:
         self.reactor = reactor
         self.on_finished = on_finished
         self.running: dict[str, Worker | Forked] = {}
+        # A run's other processes ("processes": N), on the same frontier.
+        self.helpers: dict[str, list[Worker | Forked]] = {}
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
         self.fork_server: ForkServer | None = None
         self._claiming = False
@@ -179,14 +210,23 @@ class LocalLauncher:
         stop_polling(self._loop)
         if self.fork_server is not None:
             self.fork_server.close()
-        # Crawls go on without the server; a restarted server adopts them by pid.
+        # Runs are paused: their crawls finish what is in flight and exit; the frontier stays
+        # in the store, and this server resumes them when it starts again.
+        for run_id, worker in list(self.running.items()):
+            if runs.pause(self.store, run_id, by=paused_by(self.name)):
+                for one in [worker, *self.helpers.get(run_id, [])]:
+                    one.signal("TERM")
+        for run_id, pid in list(self.adopted.items()):
+            if runs.pause(self.store, run_id, by=paused_by(self.name)):
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
 
-    def _recover(self, found: tuple[dict[str, int], list[str]]) -> None:
+    def _recover(self, found: tuple[dict[str, int], dict[str, int]]) -> None:
         adopt, gone = found
         self.adopted.update(adopt)
-        for run_id in gone:
-            self._finished(run_id, "the server stopped while this run was active and its "
-                                   "crawl process is gone")
+        for run_id in gone:  # (pid 0: every page its processes held goes back)
+            self._died(run_id, 0, "the server stopped while this run was active and its "
+                                    "crawl process is gone")
         if adopt:
             logger.info("adopted %d crawls left running by an earlier server", len(adopt))
             self._watch_pids()
@@ -201,19 +241,20 @@ class LocalLauncher:
         for run_id, pid in list(self.adopted.items()):
             if not pid_alive(pid):
                 del self.adopted[run_id]
-                self._finished(run_id, "the crawl process exited without finishing its run")
+                self._died(run_id, pid, "the crawl process exited without finishing its run")
 
     # -- launching ----------------------------------------------------------------------
 
     @property
     def free(self) -> int:
-        return self.config.max_processes - len(self.running) - len(self.adopted)
+        helpers = sum(len(workers) for workers in self.helpers.values())
+        return self.config.max_processes - len(self.running) - len(self.adopted) - helpers
 
     def kick(self) -> None:
         if self._claiming or self._stopping or self.free <= 0:
             return
         self._claiming = True
-        d = threads.deferToThread(claim, self.store, self.name, self.free)
+        d = threads.deferToThread(claim_processes, self.store, self.name, self.free)
         d.addCallback(self._launch_all)
         d.addErrback(lambda f: logger.error("claiming runs failed: %s", f.getTraceback()))
         d.addBoth(self._claimed)
@@ -222,15 +263,28 @@ class LocalLauncher:
         self._claiming = False
 
     def _launch_all(self, claimed: list[Row]) -> None:
+        room = self.free - len(claimed)
         for run in claimed:
-            if self.fork_server is not None:
-                self.running[run["id"]] = Forked(run["id"])
-                self.fork_server.start(run)  # placed when its pid is known (`forked`)
-                continue
-            worker = self._spawn(Worker(self), "engine.worker")
-            worker.assign(run)
-            self.running[run["id"]] = worker
+            self.running[run["id"]] = self._launch(run)
+            # More processes on the run's frontier, as its scheme asks, as far as slots allow.
+            more = min(run["processes"], self.config.max_run_processes) - 1
+            for _ in range(max(0, min(more, room))):
+                self.helpers.setdefault(run["id"], []).append(self._launch(run, helper=True))
+                room -= 1
+
+    def _launch(self, run: Row, helper: bool = False) -> Worker | Forked:
+        """One crawl process on the run: forked by the fork server when there is one (placed
+        when its pid is known, `forked`), else a new Python. The run's handle is its first
+        process's pid."""
+        if self.fork_server is not None:
+            crawl = Forked(run["id"], helper)
+            self.fork_server.start(run)
+            return crawl
+        worker: Worker = self._spawn(Worker(self), "engine.worker")
+        worker.assign(run)
+        if not helper:
             threads.deferToThread(runs.place, self.store, run["id"], str(worker.pid))
+        return worker
 
     def _spawn(self, proto: Any, module: str) -> Any:
         env = {**os.environ, **self.config.crawl_env()}
@@ -246,12 +300,15 @@ class LocalLauncher:
             self.fork_server = self._spawn(ForkServer(self), "engine.forkserver")
 
     def forked(self, run_id: str, pid: int) -> None:
-        crawl = self.running.get(run_id)
-        if not isinstance(crawl, Forked):
+        # The fork server answers in the order it was asked: the run's first unplaced process.
+        crawls = [self.running.get(run_id), *self.helpers.get(run_id, [])]
+        crawl = next((c for c in crawls if isinstance(c, Forked) and not c.pid), None)
+        if crawl is None:
             return
         crawl.pid = pid
         self._by_pid[pid] = crawl
-        threads.deferToThread(runs.place, self.store, run_id, str(pid))
+        if not crawl.helper:
+            threads.deferToThread(runs.place, self.store, run_id, str(pid))
         if crawl.pending_signal:
             crawl.signal(crawl.pending_signal)
 
@@ -281,21 +338,57 @@ class LocalLauncher:
             self.reactor.callLater(RESPAWN_AFTER, self._start_fork_server)
 
     def ended(self, worker: Worker | Forked, code: int | None) -> None:
-        if worker.run_id is None or self.running.get(worker.run_id) is not worker:
+        if worker.run_id is None:
+            return
+        if self._others_go_on(worker):
+            return
+        if self.running.get(worker.run_id) is not worker:
             return
         self.running.pop(worker.run_id, None)
         detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        self._finished(worker.run_id,
-                       f"the crawl process exited with code {code} without finishing its run"
-                       + (f": {detail[0]}" if detail[0] else ""))
+        self._died(worker.run_id, worker.ended_pid,
+                   f"the crawl process exited with code {code} without finishing its run"
+                   + (f": {detail[0]}" if detail[0] else ""))
         if not self._stopping:
             self.kick()
 
-    def _finished(self, run_id: str, error: str) -> None:
-        d = threads.deferToThread(settle, self.store, run_id, error)
-        d.addCallback(lambda _: self.on_finished(run_id))
-        d.addErrback(lambda f: logger.error("finishing run %s failed: %s", run_id,
+    def _others_go_on(self, worker: Worker | Forked) -> bool:
+        """One of a run's processes ended while others work on: what it held goes back to the
+        frontier for them (the last one to end decides about the run)."""
+        run_id = worker.run_id
+        assert run_id is not None
+        helpers = self.helpers.get(run_id, [])
+        if worker in helpers:
+            helpers.remove(worker)
+        elif self.running.get(run_id) is worker and helpers:
+            self.running[run_id] = helpers.pop(0)
+        else:
+            return False
+        if not helpers:
+            self.helpers.pop(run_id, None)
+        threads.deferToThread(release, self.store, run_id,
+                              worker_for(socket.gethostname(), worker.ended_pid))
+        if not self._stopping:
+            self.kick()
+        return True
+
+    def _died(self, run_id: str, pid: int, error: str) -> None:
+        """A run's crawl process is gone: a run it left active carries on in a new process
+        (its frontier is in the store), or ends as an error when it keeps dying."""
+        worker = worker_for(socket.gethostname(), pid) if pid else None
+        d = threads.deferToThread(runs.crashed, self.store, run_id, worker,
+                                  self.config.max_run_tries, error)
+        d.addCallback(self._after_death, run_id)
+        d.addErrback(lambda f: logger.error("recovering run %s failed: %s", run_id,
                                             f.getTraceback()))
+
+    def _after_death(self, status: str | None, run_id: str) -> None:
+        if status == QUEUED:
+            logger.info("run %s is queued again: its crawl process died", run_id)
+            if not self._stopping:
+                self.kick()
+        elif status is None or status in TERMINAL_STATUSES:  # ended, or deleted meanwhile
+            self.on_finished(run_id)  # (a paused run has not ended)
 
     def cancel(self, run: Row) -> None:
         if run["launcher"] is None:  # never started: no process will report its end
@@ -303,6 +396,8 @@ class LocalLauncher:
             return
         worker = self.running.get(run["id"])
         pid = self.adopted.get(run["id"])
+        for helper in self.helpers.get(run["id"], []):
+            helper.signal("TERM")
         if worker is not None:
             worker.signal("TERM")
             time_: IReactorTime = self.reactor

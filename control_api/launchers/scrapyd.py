@@ -8,8 +8,10 @@ run's `handle` is "<node url> <job id>". Every poll reads each busy node's `list
 - a job that finished (or that the node no longer knows, two polls in a row) settles its run:
   the crawl wrote its own final status; a run it left active ends as an error;
 - a node that does not answer for `dead_after` seconds is dead: its runs that never started
-  (still `queued`) go back to the queue for another node; its started runs end as an error,
-  unless their crawl still writes heartbeats to the store (only the API lost the node);
+  (still `queued`) go back to the queue for another node; its started runs too, unless their
+  crawl still writes heartbeats to the store (only the API lost the node): the pages their
+  crawl held go back to the frontier and another node carries the run on (engine/frontier/),
+  up to `CRAWLPLANE_MAX_RUN_TRIES` times;
 - cancel is the store's flag (the crawl's recorder stops on it) plus `cancel.json`, which also
   drops a job still pending on the node.
 
@@ -33,6 +35,7 @@ from control_api.launchers.base import poll_after, settle, stop_polling
 from control_api.launchers.scrapyd_nodes import Node, NodeError, parse_nodes
 from engine.store import Row, Store, runs
 from engine.store.runs import claim, requeue
+from engine.store.status import QUEUED, TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 TIMEOUT = 5.0  # seconds for one call to a node
@@ -169,8 +172,8 @@ class ScrapydLauncher:
                         logger.warning("run %s was pending on dead node %s: queued again",
                                        run_id, url)
                         continue
-                self._end(run_id, f"Scrapyd node {url} stopped answering while this run was "
-                                  f"active (job {job})")
+                self._retry(run_id, f"Scrapyd node {url} stopped answering while this run was "
+                                    f"active (job {job})")
                 continue
             state = listing.get(job)
             if state in ("pending", "running"):
@@ -183,6 +186,23 @@ class ScrapydLauncher:
                 self._end(run_id, f"Scrapyd node {url} no longer knows job {job}")
                 continue
             self._end(run_id, f"the Scrapyd job {job} on {url} ended without finishing its run")
+
+    def _retry(self, run_id: str, error: str) -> None:
+        """The run's crawl is gone with its node: it carries on from its frontier on another
+        node, or ends as an error once its crawls died too often."""
+        self.missing.pop(run_id, None)
+        d = threads.deferToThread(runs.crashed, self.store, run_id, None,
+                                  self.config.max_run_tries, error)
+        d.addCallback(self._retried, run_id, error)
+        d.addErrback(lambda f: logger.error("recovering run %s failed: %s", run_id,
+                                            f.getTraceback()))
+
+    def _retried(self, status: str | None, run_id: str, error: str) -> None:
+        if status == QUEUED:
+            logger.warning("%s: run %s is queued again, to carry on elsewhere", error, run_id)
+            self.kick()
+        elif status is None or status in TERMINAL_STATUSES:
+            self.on_finished(run_id)
 
     def _end(self, run_id: str, error: str) -> None:
         self.missing.pop(run_id, None)

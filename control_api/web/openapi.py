@@ -38,8 +38,8 @@ TASK: dict[str, Any] = {
         "id": {"type": "string"},
         "name": NULLABLE_STR,
         "tag": NULLABLE_STR,
-        "status": {"enum": ["initialized", "queued", "running", "cancelled", "completed",
-                            "error"]},
+        "status": {"enum": ["initialized", "queued", "running", "paused", "cancelled",
+                            "completed", "error"]},
         "kind": {"enum": ["task", "job"],
                  "description": "a crawl task, or an interactive job (/api/v2)"},
         "run_id": {**NULLABLE_STR, "description": "the latest run; null before the first"},
@@ -282,6 +282,12 @@ def _paths() -> dict[str, Any]:
         "/v1/tasks/{id}/cancel": {"parameters": TASK_ID,
                                   "post": _op("cancel the run, keeping its data", {"200": task},
                                               404, 409)},
+        "/v1/tasks/{id}/pause": {"parameters": TASK_ID, "post": _op(
+            "pause the run: it takes no new pages, those in flight finish, its frontier is "
+            "kept (status `paused`); 409 unless queued or running", {"200": task}, 404, 409)},
+        "/v1/tasks/{id}/resume": {"parameters": TASK_ID, "post": _op(
+            "resume a paused run where it stopped (status `queued`); 409 unless paused",
+            {"202": task}, 404, 409)},
         "/v1/tasks/{id}/scheme": {"parameters": TASK_ID,
                                   "get": _op("the stored scheme",
                                              {"200": _json(_ref("Scheme"), "scheme")}, 404)},

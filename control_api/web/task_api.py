@@ -165,6 +165,22 @@ class TaskAPI:
         row = await in_thread(q.get, self.store, who.tenant_id, task_id)
         return send_json(request, self.task_json(request, row))
 
+    @app.route("/v1/tasks/<task_id>/pause", methods=["POST"])
+    async def pause_task(self, request: IRequest, task_id: str) -> bytes:
+        """The crawl stops taking pages at its next flush, finishes those in flight and exits;
+        the frontier stays in the store."""
+        who = await self.principal(request)
+        await in_thread(q.pause_run, self.store, who.tenant_id, task_id)
+        row = await in_thread(q.get, self.store, who.tenant_id, task_id)
+        return send_json(request, self.task_json(request, row))
+
+    @app.route("/v1/tasks/<task_id>/resume", methods=["POST"])
+    async def resume_task(self, request: IRequest, task_id: str) -> bytes:
+        who = await self.principal(request)
+        row = await in_thread(q.resume_run, self.store, who.tenant_id, task_id)
+        self.launcher.kick()
+        return send_json(request, self.task_json(request, row), 202)
+
     @app.route("/v1/tasks/<task_id:task_id>", methods=["PUT"])
     async def restart_task(self, request: IRequest, task_id: str) -> bytes:
         who = await self.principal(request)

@@ -15,7 +15,7 @@ from engine.outcome import page_error
 from engine.store import Row, Store, runs
 from engine.store import pages as page_queries
 from engine.store import tasks as task_queries
-from engine.store.status import ACTIVE_STATUSES, INITIALIZED, TERMINAL_STATUSES
+from engine.store.status import ACTIVE_STATUSES, INITIALIZED, PAUSED, TERMINAL_STATUSES
 from engine.store.tasks import RUN_COLUMNS, Key
 
 __all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "get_by_key", "iso", "list_page",
@@ -122,9 +122,31 @@ def ready(store: Store, tenant_id: str) -> list[Row]:
 def queue_run(store: Store, tenant_id: str, task_id: str) -> Row:
     """Queue a new run unless one is queued or running (409)."""
     row = get(store, tenant_id, task_id)
-    if status_of(row) in ACTIVE_STATUSES:
-        raise Conflict(f"task {task_id} is already {status_of(row)}")
+    if status_of(row) in (*ACTIVE_STATUSES, PAUSED):
+        raise Conflict(f"task {task_id} is already {status_of(row)}"
+                       + (" (resume it, or restart it with PUT)" if status_of(row) == PAUSED
+                          else ""))
     store.queue_run(task_id)
+    return get(store, tenant_id, task_id)
+
+
+def pause_run(store: Store, tenant_id: str, task_id: str) -> Row:
+    """Pause the queued or running run (409 otherwise); returns the run."""
+    row = get(store, tenant_id, task_id)
+    if status_of(row) not in ACTIVE_STATUSES or not runs.pause(store, row["run_id"]):
+        raise Conflict(f"task {task_id} is {status_of(get(store, tenant_id, task_id))}, "
+                       "not queued or running")
+    run = store.get_run(row["run_id"])
+    assert run is not None
+    return run
+
+
+def resume_run(store: Store, tenant_id: str, task_id: str) -> Row:
+    """Queue the paused run again (409 unless paused); returns the task."""
+    row = get(store, tenant_id, task_id)
+    if status_of(row) != PAUSED or not runs.resume(store, row["run_id"]):
+        raise Conflict(f"task {task_id} is {status_of(get(store, tenant_id, task_id))}, "
+                       "not paused")
     return get(store, tenant_id, task_id)
 
 

@@ -3,7 +3,13 @@
 A Scrapy extension, on only when the crawl belongs to a stored run (`CRAWLPLANE_RUN_ID`).
 Rows are buffered and written in one transaction per flush, off the reactor thread, every
 `CRAWLPLANE_FLUSH_INTERVAL` seconds or `CRAWLPLANE_FLUSH_ROWS` rows; the flush also writes
-the run's progress and notices a cancel requested through the store.
+the run's progress and notices a cancel or a pause requested through the store.
+
+With the durable frontier (engine/frontier/), a page is held until its callback is done and
+every item it yielded came through the pipelines (`page_parsed`): the page's final state, its
+items and the items it leaves waiting for detail pages go into the same flush, hence the same
+transaction. The counters are then increments, as several processes (or several lives of one
+run) add to them.
 """
 
 from __future__ import annotations
@@ -27,9 +33,9 @@ from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
 from engine.run_warnings import ExtractionWatch, run_warnings
 from engine.scheme import Scheme
-from engine.signals import page_finished
-from engine.store import Row, Store, runs
-from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR
+from engine.signals import page_finished, page_parsed
+from engine.store import Row, Store, frontier, runs
+from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR, PAUSED, RUNNING
 from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
@@ -46,9 +52,20 @@ def run_status(reason: str, cancel_requested: bool,
     if reason == "finished" or reason.startswith("closespider_"):
         all_failed = outcome.all_failed() if outcome is not None else None
         return (ERROR, all_failed) if all_failed else (COMPLETED, None)
+    if reason == PAUSED:
+        return PAUSED, None
     if reason == "shutdown":
         return ERROR, "the crawl process was shut down before the crawl finished"
     return ERROR, f"the crawl ended with reason {reason!r}"
+
+
+class _Held:
+    """A stored run's page whose callback output is not all through yet."""
+
+    def __init__(self, rows: dict[str, list[Any]]):
+        self.rows = rows
+        self.expected: int | None = None  # items its callback yielded, once it is done
+        self.received = 0
 
 
 class StoreRecorder:
@@ -62,10 +79,15 @@ class StoreRecorder:
         self.interval = crawler.settings.getfloat("CRAWLPLANE_FLUSH_INTERVAL")
         self.update_pages = is_job(crawler.settings)  # a job's pages exist: update them
         self.data_dir = Path(crawler.settings.get("CRAWLPLANE_DATA_DIR")).expanduser()
-        self.buffers: dict[str, list[Row]] = {"page_rows": [], "info_rows": [], "body_rows": [],
-                                              "item_rows": []}
+        self.buffers: dict[str, list[Any]] = {"page_rows": [], "info_rows": [], "body_rows": [],
+                                              "item_rows": [], "pending_rows": [],
+                                              "resolved": []}
         self.counts = {"requests": 0, "pages": 0, "failed": 0, "items": 0}
+        self.written = dict(self.counts)  # with the frontier: what earlier flushes added
         self.outcome = Outcome()
+        self.frontier = crawler.settings.getbool("CRAWLPLANE_FRONTIER")
+        self.held: dict[str, _Held] = {}
+        self.failures_written: dict[str, int] = {}
         self.flushing: Deferred[Any] | None = None
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
@@ -73,6 +95,9 @@ class StoreRecorder:
             (self.spider_closed, signals.spider_closed),
             (self.item_scraped, signals.item_scraped),
             (self.page_finished, page_finished),
+            (self.page_parsed, page_parsed),
+            (self.item_done, signals.item_dropped),
+            (self.item_done, signals.item_error),
         ):
             crawler.signals.connect(handler, signal=signal)
 
@@ -89,8 +114,16 @@ class StoreRecorder:
         if not runs.start(self.store, self.run_id):  # cancelled (or deleted) before it began
             from twisted.internet import reactor  # the crawl's (not at import: fork server)
 
-            reactor.callLater(0, self._close, "cancelled")
-            return
+            run = self.store.get_run(self.run_id)
+            status = run["status"] if run is not None else None
+            if not (self.frontier and status == RUNNING):  # (else: one of its processes)
+                reactor.callLater(0, self._close, PAUSED if status == PAUSED else "cancelled")
+                return
+        if self.frontier:  # an earlier life of this run (or another process) counted these
+            run = self.store.get_run(self.run_id) or {}
+            self.outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))
+            self.outcome.failures.update(run.get("failures") or {})
+            self.failures_written = dict(self.outcome.failures)
         self.loop.start(self.interval, now=False)
 
     def _close(self, reason: str) -> None:
@@ -100,17 +133,14 @@ class StoreRecorder:
 
     def page_finished(self, page: Row, attempts: list[dict[str, Any]],
                       response: Response | None) -> None:
-        self.buffers["page_rows"].append({**page, "task_id": self.task_id, "run_id": self.run_id})
-        self.buffers["info_rows"].extend(
-            {"page_id": page["id"], "attempt": i, "info": info} for i, info in enumerate(attempts)
-        )
-        self.counts["pages"] += 1
-        self.outcome.add(page)
-        self.counts["requests"] += sum(1 for a in attempts if a["IsSuccess"])
-        if not (attempts and attempts[-1]["IsSuccess"]):
-            self.counts["failed"] += 1
+        rows: dict[str, list[Any]] = {
+            "page_rows": [{**page, "task_id": self.task_id, "run_id": self.run_id}],
+            "info_rows": [{"page_id": page["id"], "attempt": i, "info": info}
+                          for i, info in enumerate(attempts)],
+            "body_rows": [],
+        }
         if self.keep_bodies and isinstance(response, TextResponse):
-            self.buffers["body_rows"].append({
+            rows["body_rows"].append({
                 "page_id": page["id"],
                 "url": response.url,
                 "encoding": response.encoding,
@@ -118,14 +148,67 @@ class StoreRecorder:
                 "last_modified": _header(response, b"Last-Modified"),
                 "body": zlib.compress(response.body, 6),
             })
+        if self.frontier:  # committed with its items, once its callback is through
+            self.held[page["id"]] = _Held(rows)
+            return
+        self._add(rows)
+
+    def _add(self, rows: dict[str, list[Any]]) -> None:
+        """Rows for the next flush, all at once (so one transaction writes them all)."""
+        for name, values in rows.items():
+            self.buffers[name].extend(values)
+        for page in rows.get("page_rows", ()):
+            attempts = [r["info"] for r in rows["info_rows"] if r["page_id"] == page["id"]]
+            self.counts["pages"] += 1
+            self.outcome.add(page)
+            self.counts["requests"] += sum(1 for a in attempts if a["IsSuccess"])
+            if not (attempts and attempts[-1]["IsSuccess"]):
+                self.counts["failed"] += 1
+        self.counts["items"] += len(rows.get("item_rows", ()))
         self._maybe_flush()
 
-    def item_scraped(self, item: Any, spider: Spider) -> None:
-        self.buffers["item_rows"].append(
-            {"run_id": self.run_id, "task_id": self.task_id, "data": dict(item)}
-        )
-        self.counts["items"] += 1
-        self._maybe_flush()
+    def _item_row(self, item: Any) -> Row:
+        return {"run_id": self.run_id, "task_id": self.task_id, "data": dict(item)}
+
+    def item_scraped(self, item: Any, spider: Spider, response: Any = None) -> None:
+        held = self._held_for(response)
+        if held is None:
+            self._add({"item_rows": [self._item_row(item)]})
+            return
+        held.rows.setdefault("item_rows", []).append(self._item_row(item))
+        held.received += 1
+        self._release(held)
+
+    def item_done(self, item: Any, response: Any = None) -> None:
+        """An item dropped by a pipeline (or failing in one): its page need not wait for it."""
+        held = self._held_for(response)
+        if held is not None:
+            held.received += 1
+            self._release(held)
+
+    def _held_for(self, response: Any) -> _Held | None:
+        if not self.held or response is None:
+            return None
+        request = getattr(response, "request", None)
+        meta = getattr(request, "meta", None) or {}
+        return self.held.get(meta.get("cp_page_id", ""))
+
+    def page_parsed(self, page_id: str | None, items: int, pending: list[Row],
+                    resolved: list[str], detail_value: Any) -> None:
+        held = self.held.get(page_id or "")
+        if held is None:  # items made without a page (detail pages refused for the budget)
+            self._add({"resolved": resolved})
+            return
+        held.expected = items
+        held.rows["page_rows"][0]["detail_value"] = detail_value
+        held.rows["pending_rows"] = [{**row, "run_id": self.run_id} for row in pending]
+        held.rows["resolved"] = list(resolved)
+        self._release(held)
+
+    def _release(self, held: _Held, force: bool = False) -> None:
+        if force or (held.expected is not None and held.received >= held.expected):
+            self.held.pop(held.rows["page_rows"][0]["id"], None)
+            self._add(held.rows)
 
     def _maybe_flush(self) -> None:
         if sum(len(rows) for rows in self.buffers.values()) >= self.flush_rows:
@@ -141,6 +224,19 @@ class StoreRecorder:
                              "warnings": self._warnings()}
         batch["run_id"] = self.run_id
         batch["update_pages"] = self.update_pages
+        if self.frontier:  # increments: other processes and earlier lives count too
+            progress = batch["progress"]
+            progress.pop("queued")
+            batch["added"] = {name: self.counts[name] - self.written[name]
+                              for name in self.counts}
+            self.written = dict(self.counts)
+            failures = progress.pop("failures")
+            batch["added_failures"] = {k: n - self.failures_written.get(k, 0)
+                                       for k, n in failures.items()
+                                       if n != self.failures_written.get(k, 0)}
+            self.failures_written = failures
+            for name in self.counts:
+                progress.pop(name)
         return batch
 
     def _warnings(self, close_reason: str | None = None) -> list[str]:
@@ -163,16 +259,19 @@ class StoreRecorder:
         self.flushing.addBoth(self._flushed)
         return self.flushing
 
-    def _write(self, batch: dict[str, Any]) -> bool:
+    def _write(self, batch: dict[str, Any]) -> str | None:
         self.store.write_batch(**batch)
         run = self.store.get_run(self.run_id)
-        return bool(run is None or run["cancel_requested"])
+        if run is None or run["cancel_requested"]:
+            return "cancelled"
+        return PAUSED if run["status"] == PAUSED else None
 
-    def _flushed(self, cancel: bool | None) -> None:
+    def _flushed(self, stop: str | None) -> None:
         self.flushing = None
-        if cancel:
-            logger.info("cancel requested through the store; closing the crawl")
-            self._close("cancelled")
+        if stop:
+            logger.info("%s through the store; closing the crawl",
+                        "cancel requested" if stop == "cancelled" else "paused")
+            self._close(stop)
         elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
             self._maybe_flush()
 
@@ -183,6 +282,8 @@ class StoreRecorder:
             self.loop.stop()
         if self.flushing is not None:
             await maybe_deferred_to_future(self.flushing)
+        for held in list(self.held.values()):  # what came of pages the crawl left
+            self._release(held, force=True)
         batch = self._take()
         batch["progress"]["warnings"] = self._warnings(reason)
         run = self.store.get_run(self.run_id)
@@ -191,13 +292,27 @@ class StoreRecorder:
         if run is not None and run["status"] in ACTIVE_STATUSES:
             final = run_status(reason, run["cancel_requested"],
                                None if self.update_pages else self.outcome)
+            if self.frontier:  # decided in _end, on what every process of the run counted
+                final = (reason, None) if final[0] not in (CANCELLED, PAUSED) else final
             # Nothing waits any more: pages left when a limit closed the crawl are dropped.
             batch["progress"]["queued"] = 0
+            if final[0] == PAUSED:  # a SIGTERM'd crawl (or paused meanwhile): it carries on
+                final = None
         # The store is closed when the engine has stopped (engine/store_access.py).
         await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
 
     def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
         self.store.write_batch(**batch)
+        if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
+            if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
+                return  # other processes of the run still work on its frontier: the last ends it
+            run = self.store.get_run(self.run_id) or {}
+            outcome = Outcome()
+            outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))
+            outcome.failures.update(run.get("failures") or {})
+            outcome.examples = self.outcome.examples
+            outcome.failed_other = self.outcome.failed_other
+            final = run_status(final[0], False, outcome)
         # The results files before the final status: a task shown ended has its files (and
         # their sizes), whoever watches the run (this server, another, or none).
         self._render()

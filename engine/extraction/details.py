@@ -2,14 +2,18 @@
 
 Each detail URL is fetched once; every item that links to it, before or after the fetch, gets
 its fields. An item is ready when none of its detail links is outstanding.
+
+For a stored run the waiting is state in the store (engine/frontier/): each waiting item has an
+id and a row (`pending_row`), and a new crawl process of the run carries on with `restore`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.extraction.items import FollowLink
+from engine.ids import new_id
 from engine.scheme import FieldRule
 
 
@@ -17,6 +21,13 @@ from engine.scheme import FieldRule
 class _Pending:
     item: dict[str, Any]
     missing: int = 0
+    id: str = field(default_factory=lambda: new_id("w"))
+    links: list[FollowLink] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """As the store keeps it (engine/store/frontier.py, pending_items)."""
+        return {"id": self.id, "data": self.item,
+                "links": [[link.url, link.field.name, link.index] for link in self.links]}
 
 
 def _empty(rule: FieldRule, url: str) -> dict[str, Any]:
@@ -33,6 +44,12 @@ class DetailJoin:
             ) -> tuple[bool, list[FollowLink]]:
         """Register an item; returns whether it is ready, and the detail links to fetch now
         (a page fetched earlier for another field is fetched again for this one)."""
+        ready, to_fetch, _ = self.add_pending(item, links)
+        return ready, to_fetch
+
+    def add_pending(self, item: dict[str, Any], links: list[FollowLink]
+                    ) -> tuple[bool, list[FollowLink], _Pending | None]:
+        """`add`, and the waiting item when it is not ready."""
         pending = _Pending(item)
         to_fetch: list[FollowLink] = []
         for link in links:
@@ -45,7 +62,29 @@ class DetailJoin:
                 to_fetch.append(link)
             self._waiting[link.url].append((pending, link))
             pending.missing += 1
-        return pending.missing == 0, to_fetch
+            pending.links.append(link)
+        ready = pending.missing == 0
+        return ready, to_fetch, None if ready else pending
+
+    def restore(self, rows: list[dict[str, Any]], known: list[dict[str, Any]],
+                rules: dict[str, FieldRule]) -> None:
+        """Carry on from the store: detail values found so far (url, detail, detail_value),
+        and waiting items (pending_row) with the links they still miss."""
+        for row in known:
+            rule = rules.get(row["detail"])
+            if rule is not None:
+                value = (row["detail_value"] or {}).get(rule.name) or _empty(rule, row["url"])
+                self._known[(row["url"], rule.name)] = value
+        for row in rows:
+            pending = _Pending(row["data"], id=row["id"])
+            for url, name, index in row["links"]:
+                rule = rules.get(name)
+                if rule is None:
+                    continue
+                link = FollowLink(url=url, field=rule, index=index)
+                pending.links.append(link)
+                self._waiting.setdefault(url, []).append((pending, link))
+                pending.missing += 1
 
     def waiting_rules(self, url: str) -> list[FieldRule]:
         """The distinct field rules waiting for `url`, to extract the detail page with."""
@@ -57,6 +96,11 @@ class DetailJoin:
     def resolve(self, url: str, values: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
         """The detail page was handled (values per field name, None if it failed): the items
         that became ready."""
+        return [pending.item for pending in self.resolve_pending(url, values)]
+
+    def resolve_pending(self, url: str, values: dict[str, dict[str, Any]] | None
+                        ) -> list[_Pending]:
+        """`resolve`, as the waiting items (with their ids) that became ready."""
         ready = []
         for pending, link in self._waiting.pop(url, []):
             value = (values or {}).get(link.field.name) or _empty(link.field, url)
@@ -64,7 +108,7 @@ class DetailJoin:
             _fill(pending.item, link, value)
             pending.missing -= 1
             if pending.missing == 0:
-                ready.append(pending.item)
+                ready.append(pending)
         return ready
 
     def __len__(self) -> int:

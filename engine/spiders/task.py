@@ -17,6 +17,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
+from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
@@ -25,16 +26,18 @@ from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report
 from engine.extensions.jobs import configure_job, is_job
 from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
+from engine.frontier import DETAIL, FOLLOW_DEPTH, KEY, PAGE_NO, page_key
 from engine.ids import new_id
 from engine.login import LoginFlow
 from engine.run_warnings import ExtractionWatch
-from engine.scheme import Scheme, parse_scheme
+from engine.scheme import FieldRule, Scheme, parse_scheme
+from engine.signals import page_parsed
 from engine.sitemaps import SitemapReader
+from engine.store import Row
 from engine.store_access import crawl_store
 from engine.task_settings import apply_scheme
 
-FOLLOW_DEPTH = "cp_follow_depth"
-PAGE_NO = "cp_page_no"
+SCHEDULER = "engine.frontier.scheduler.StoreScheduler"
 NO_LOCAL_SCHEMES = {"file": None, "data": None, "ftp": None, "s3": None}
 
 
@@ -58,6 +61,13 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
     return parse_scheme(task["scheme"]), run_id
 
 
+class _FailedPage:
+    """Where a failed page's meta is read from (`_parsed`), as from a response."""
+
+    def __init__(self, request: Request):
+        self.meta = request.meta
+
+
 class TaskSpider(Spider):
     name = "task"
 
@@ -69,6 +79,8 @@ class TaskSpider(Spider):
         self.pages_requested = 0
         self.max_pages_reached = False  # a page was left out for limits.max_pages
         self.watch = ExtractionWatch()
+        # A stored run's frontier is in the store (engine/frontier/): it dedups and counts.
+        self.frontier = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TaskSpider:
@@ -86,8 +98,14 @@ class TaskSpider(Spider):
             # handler for file:, data:, ftp: or s3: at all.
             handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
             crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
+            if not is_job(crawler.settings):
+                crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
+                crawler.settings.set("CRAWLPLANE_FRONTIER", True, priority="spider")
+                crawler.settings.set("CRAWLPLANE_RUN_PROCESSES", scheme.processes,
+                                     priority="spider")
         spider = super().from_crawler(crawler, *args, scheme=scheme, **kwargs)
         assert isinstance(spider, TaskSpider)
+        spider.frontier = bool(run_id) and not is_job(crawler.settings)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -116,15 +134,7 @@ class TaskSpider(Spider):
                  page_no: int, detail: str | None = None) -> Request | None:
         """A new download task, unless its URL was seen or the page budget is spent. A detail
         page (`detail` names the field it is for) is seen apart from listing pages."""
-        key = (f"detail {detail} " if detail else "") + canonicalize_url(url)
-        if key in self.seen:
-            return None
-        if self.pages_requested >= self.scheme.limits.max_pages:
-            self.max_pages_reached = True
-            return None
-        self.seen.add(key)
-        self.pages_requested += 1
-        meta = {
+        meta: dict[str, Any] = {
             PAGE_ID: new_id("p"),
             PARENT_ID: parent.meta.get(PAGE_ID) if parent is not None else None,
             DEPTH: depth,
@@ -132,33 +142,100 @@ class TaskSpider(Spider):
             PAGE_NO: page_no,
             "cp_created_at": time.time(),
         }
+        if self.frontier:  # the store dedups and counts (engine/frontier/scheduler.py)
+            meta[KEY] = page_key(url, detail)
+            meta[DETAIL] = detail
+        else:
+            key = (f"detail {detail} " if detail else "") + canonicalize_url(url)
+            if key in self.seen:
+                return None
+            if self.pages_requested >= self.scheme.limits.max_pages:
+                self.max_pages_reached = True
+                return None
+            self.seen.add(key)
+            self.pages_requested += 1
+        return self._build(url, meta, detail)
+
+    def _build(self, url: str, meta: dict[str, Any], detail: str | None) -> Request:
         if detail:
             return Request(url, callback=self.parse_detail, errback=self.detail_failed,
                            meta=meta, dont_filter=True)
         return Request(url, callback=self.parse, errback=self.page_failed, meta=meta,
                        dont_filter=True)
 
+    # -- the durable frontier (engine/frontier/) --------------------------------------------
+
+    def request_from_row(self, row: Row) -> Request:
+        """A claimed page's request, rebuilt from its row."""
+        meta = {PAGE_ID: row["id"], PARENT_ID: row["parent_id"], DEPTH: row["depth"],
+                FOLLOW_DEPTH: row["follow_depth"] or 0, PAGE_NO: row["page_no"] or 1,
+                "cp_created_at": row["created_at"], KEY: True, DETAIL: row["detail"]}
+        return self._build(row["url"], meta, row["detail"])
+
+    def _follow_rules(self) -> dict[str, FieldRule]:
+        rules = self.scheme.item.fields if self.scheme.item else []
+        return {rule.name: rule for rule in rules if rule.follow is not None}
+
+    def restore_details(self, waiting: list[Row], known: list[Row]) -> None:
+        """Items that wait for detail pages, and detail values found, by earlier processes."""
+        self.details.restore(waiting, known, self._follow_rules())
+
+    def details_refused(self, rows: list[Row]) -> None:
+        """Detail pages left out for limits.max_pages: their items go without them."""
+        engine = self.crawler.engine
+        for row in rows:
+            ready = self.details.resolve_pending(row["url"], None)
+            if ready:
+                self._parsed(None, 0, resolved=[p.id for p in ready])
+            for pending in ready:
+                if engine is not None:
+                    deferred_from_coro(engine.scraper.start_itemproc_async(
+                        pending.item, response=None))
+
+    def _parsed(self, response: Response | _FailedPage | None, items: int,
+                pending: list[Row] | None = None, resolved: list[str] | None = None,
+                detail_value: Any = None) -> None:
+        """Tell the recorder what a page's callback produced, to commit it with the page."""
+        if not self.frontier:
+            return
+        page_id = response.meta.get(PAGE_ID) if response is not None else None
+        self.crawler.signals.send_catch_log(
+            page_parsed, page_id=page_id, items=items, pending=pending or [],
+            resolved=resolved or [], detail_value=detail_value)
+
     # -- callbacks ------------------------------------------------------------------------
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self.logger.info("not HTML or XML, nothing to extract: %s", response.url)
+            self._parsed(response, 0)
             return
         meta = response.meta
         self.watch.page()
+        count, waiting, resolved = 0, [], []
         for item, links in extract_items(response.selector, self.scheme.item, response.url):
             self.watch.item(item)
-            ready, to_fetch = self.details.add(item, links)
+            ready, to_fetch, pending = self.details.add_pending(item, links)
             for link in to_fetch:
                 request = self._request(link.url, response, meta[DEPTH] + 1, meta[FOLLOW_DEPTH],
                                         1, detail=link.field.name)
                 if request is None:  # over budget: the item gets the link without details
-                    yield from self.details.resolve(link.url, None)
+                    for done in self.details.resolve_pending(link.url, None):
+                        count += 1
+                        if done is pending:
+                            pending = None
+                        else:
+                            resolved.append(done.id)
+                        yield done.item
                 else:
                     yield request
+            if pending is not None and pending.missing:
+                waiting.append(pending.row())
             if ready:
+                count += 1
                 yield item
         yield from self._next_pages(response)
+        self._parsed(response, count, waiting, resolved)
 
     def _next_pages(self, response: TextResponse) -> Iterator[Request]:
         meta, page = response.meta, response.selector
@@ -185,19 +262,28 @@ class TaskSpider(Spider):
                 assert rule.follow is not None
                 fields, _ = extract_fields(response.selector, rule.follow.fields, response.url)
                 values[rule.name] = {"url": url, **fields}
-        yield from self.details.resolve(url, values)
+        yield from self._resolved(response, url, values)
+
+    def _resolved(self, response: Response | _FailedPage, url: str, values: dict[str, Any] | None
+                  ) -> Iterator[Any]:
+        ready = self.details.resolve_pending(url, values)
+        for pending in ready:
+            yield pending.item
+        self._parsed(response, len(ready), resolved=[p.id for p in ready],
+                     detail_value=values or {})
 
     def page_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         self.logger.info("page failed: %s (%s)", request.url, failure.value)
         report_failure(self.crawler, request, failure.value)
+        self._parsed(_FailedPage(request), 0)
 
     def detail_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         report_failure(self.crawler, request, failure.value)
         url = request.meta.get("redirect_urls", [request.url])[0]
         self.logger.info("detail page failed, its fields stay empty: %s (%s)", url, failure.value)
-        yield from self.details.resolve(url, None)
+        yield from self._resolved(_FailedPage(request), url, None)
 
     def closed(self, reason: str) -> None:
         if self.details:

@@ -11,6 +11,11 @@ finished) never overwrites a final status:
     finish    queued | running       -> completed | cancelled | error
     cancel    queued | running       -> cancelled (and the crawl is asked to stop)
     expire    running, silent        -> error
+    pause     queued | running       -> paused (the crawl stops at its next flush)
+    resume    paused                 -> queued, unclaimed (the frontier carries on)
+    crashed   queued | running       -> queued, unclaimed (its crawl process died: the pages
+                                        it held go back to the frontier), or error after
+                                        `max_tries` deaths
 
 Each takes a Store (its own transaction) or a Connection (the caller's transaction).
 """
@@ -26,15 +31,19 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
+from engine.store.frontier import release as release_pages
 from engine.store.status import (
     ACTIVE_STATUSES,
     CANCELLED,
+    CREATED,
     ERROR,
+    IN_PROGRESS,
+    PAUSED,
     QUEUED,
     RUNNING,
     TERMINAL_STATUSES,
 )
-from engine.store.tables import runs, tasks
+from engine.store.tables import pages, runs, tasks
 
 if TYPE_CHECKING:
     from engine.store.store import Store
@@ -126,8 +135,9 @@ def start(store: Store, run_id: str) -> bool:
     """The crawl began: False when the run was cancelled (or deleted) before it got there."""
     now = time.time()
     with store.engine.begin() as conn:
-        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING, started_at=now,
-                          heartbeat_at=now)
+        # A run that carries on (resumed, or after its crawl process died) keeps its start.
+        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING,
+                          started_at=func.coalesce(runs.c.started_at, now), heartbeat_at=now)
 
 
 def finish(target: Store | Connection, run_id: str, status: str, error: str | None = None,
@@ -147,6 +157,50 @@ def cancel(target: Store | Connection, run_id: str) -> bool:
                           cancel_requested=True, ended_at=time.time())
 
 
+def pause(target: Store | Connection, run_id: str, by: str | None = None) -> bool:
+    """Pause an active run; `by` says who (a stopping server resumes its own when it starts)."""
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=PAUSED, paused_by=by)
+
+
+def resume(target: Store | Connection, run_id: str) -> bool:
+    """Queue a paused run again, for any launcher to claim; its crawl carries on."""
+    with transaction(target) as conn:
+        return update_run(conn, run_id, only_if=(PAUSED,), status=QUEUED, launcher=None,
+                          handle=None, paused_by=None)
+
+
+def resume_paused_by(store: Store, by: str) -> list[str]:
+    """Resume the runs `by` paused (a server that stopped, now starting again)."""
+    with store.engine.begin() as conn:
+        ids = list(conn.execute(select(runs.c.id).where(
+            runs.c.status == PAUSED, runs.c.paused_by == by)).scalars())
+        return [run_id for run_id in ids if resume(conn, run_id)]
+
+
+def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
+            reason: str) -> str | None:
+    """A crawl process of the run died without finishing it: the pages it held go back to
+    the frontier and the run is queued again, or ends as an error once it died `max_tries`
+    times. Returns the run's status (as it was, when it was not active; None if deleted)."""
+    with store.engine.begin() as conn:
+        release_pages(conn, run_id, worker)
+        found = conn.execute(select(runs.c.tries, runs.c.status).where(runs.c.id == run_id)
+                             ).first()
+        if found is None or found.status not in ACTIVE_STATUSES:
+            return found.status if found is not None else None
+        tries = found.tries + 1
+        if tries >= max_tries:
+            update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=ERROR, tries=tries,
+                       ended_at=time.time(),
+                       error=f"{reason} (its crawl process died {tries} times; "
+                             f"CRAWLPLANE_MAX_RUN_TRIES is {max_tries})")
+            return ERROR
+        update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=QUEUED, tries=tries,
+                   launcher=None, handle=None)
+        return QUEUED
+
+
 def expire(store: Store, stale_after: float, now: float) -> list[str]:
     """End running runs silent for `stale_after` seconds as errors; returns their ids."""
     last_sign = func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.queued_at)
@@ -162,6 +216,22 @@ def expire(store: Store, stale_after: float, now: float) -> list[str]:
                                 "(its process died or hangs)"):
                 expired.append(run_id)
     return expired
+
+
+def add_progress(conn: Connection, run_id: str, added: dict[str, int] | Any,
+                 failures: dict[str, int] | Any) -> None:
+    """Add a crawl process's counts to the run's (several processes, or lives, count)."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(
+        **{name: runs.c[name] + int(n) for name, n in added.items()}))
+    if failures:
+        now = conn.execute(select(runs.c.failures).where(runs.c.id == run_id)).scalar() or {}
+        merged = dict(now)
+        for key, n in failures.items():
+            merged[key] = merged.get(key, 0) + n
+        conn.execute(update(runs).where(runs.c.id == run_id).values(failures=merged))
+    open_pages = conn.execute(select(func.count()).where(
+        pages.c.run_id == run_id, pages.c.state.in_((CREATED, IN_PROGRESS)))).scalar_one()
+    conn.execute(update(runs).where(runs.c.id == run_id).values(queued=int(open_pages)))
 
 
 # -- queries --------------------------------------------------------------------------------

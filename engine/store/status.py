@@ -8,6 +8,7 @@ from __future__ import annotations
 INITIALIZED = "initialized"  # a task without a run (never a run's status)
 QUEUED = "queued"
 RUNNING = "running"
+PAUSED = "paused"  # its frontier is kept; `resume` queues it again
 COMPLETED = "completed"
 CANCELLED = "cancelled"
 ERROR = "error"
@@ -15,7 +16,7 @@ ERROR = "error"
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 TERMINAL_STATUSES = (COMPLETED, CANCELLED, ERROR)
 # Every status a task shows, in the order the API documents them.
-TASK_STATUSES = (INITIALIZED, QUEUED, RUNNING, CANCELLED, COMPLETED, ERROR)
+TASK_STATUSES = (INITIALIZED, QUEUED, RUNNING, PAUSED, CANCELLED, COMPLETED, ERROR)
 
 # Download-task (page) states, spelled as the Web Data Source API does.
 CREATED = "Created"

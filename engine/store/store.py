@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
-from engine.store import jobpages, schema
+from engine.store import frontier, jobpages, schema
 from engine.store import runs as run_states
 from engine.store.status import ACTIVE_STATUSES, TERMINAL_STATUSES
 from engine.store.tables import (
@@ -157,10 +157,20 @@ class Store:
         run_id: str | None = None,
         progress: Mapping[str, Any] | None = None,
         update_pages: bool = False,
+        pending_rows: Sequence[Row] = (),
+        resolved: Sequence[str] = (),
+        added: Mapping[str, int] | None = None,
+        added_failures: Mapping[str, int] | None = None,
     ) -> None:
         """One transaction for everything a crawl process gathered since its last flush.
-        With `update_pages` (an interactive job), the pages exist already and are updated."""
+        With `update_pages` (an interactive job), the pages exist already and are updated.
+        With `added` (the durable frontier), the pages exist too (engine/store/frontier.py),
+        and the run's counters and failures are increments."""
         with self.engine.begin() as conn:
+            if added is not None and run_id:  # first: takes the run's row (one writer)
+                run_states.add_progress(conn, run_id, added, added_failures or {})
+                frontier.commit(conn, page_rows, pending_rows, resolved)
+                page_rows = ()
             if update_pages:
                 jobpages.write(conn, page_rows, info_rows, body_rows)
                 page_rows = info_rows = body_rows = ()

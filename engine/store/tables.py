@@ -92,6 +92,11 @@ runs = Table(
     # {format: bytes} of the results files rendered so far (engine/results.py): the task
     # object shows sizes without a stat per file. Null on runs rendered before revision 0003.
     Column("result_sizes", JSON),
+    # The durable frontier (engine/frontier/): crawl processes that died on this run so far,
+    # and who paused it ("server:<launcher>" when a server stopping paused it, to resume).
+    Column("tries", Integer, nullable=False, default=0, server_default="0"),
+    Column("planned", Integer, nullable=False, default=0, server_default="0"),  # pages created
+    Column("paused_by", String(100)),
 )
 
 # Download tasks: one per page a run asked for, with the outcome of its last attempt.
@@ -111,12 +116,34 @@ pages = Table(
     Column("error", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The durable frontier (engine/frontier/): what rebuilds the page's request. `key` (a hash
+    # of the canonical URL, and of the field for a detail page) is unique per run; a job's
+    # pages have none. `worker` is the crawl process that claimed it (InProgress).
+    Column("key", String(40)),
+    Column("page_no", Integer),
+    Column("follow_depth", Integer),
+    Column("detail", String(200)),  # the field a detail page is fetched for
+    Column("detail_value", JSON),  # a handled detail page's fields, per field name
+    Column("worker", String(100)),
+    Index("ix_pages_run_key", "run_id", "key", unique=True),
+    Index("ix_pages_run_state", "run_id", "state", "created_at"),
     Index("ix_pages_task_id", "task_id", "id"),
     # Lookups by URL. PostgreSQL's btree refuses entries over 2704 bytes (long URLs exist):
     # there a hash index on the URL, which has no such limit.
     Index("ix_pages_task_url", "task_id", "url").ddl_if(dialect="sqlite"),
     Index("ix_pages_url_hash", "url", postgresql_using="hash").ddl_if(dialect="postgresql"),
     Index("ix_pages_task_state", "task_id", "state"),  # an interactive job's Created pages
+)
+
+# Items waiting for detail pages (field follow): committed with the page they came from,
+# deleted with the item they become once every detail URL in `links` is handled.
+pending_items = Table(
+    "pending_items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("run_id", String(40), nullable=False, index=True),
+    Column("data", JSON, nullable=False),
+    Column("links", JSON, nullable=False),  # [[url, field name, index or null], ...]
 )
 
 # Every attempt at a page (redirect hops, retries, other gates), in order; the last is the result.

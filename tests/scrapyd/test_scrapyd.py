@@ -130,8 +130,9 @@ def test_cancel_on_a_node(server: Server, nodes: list[ScrapydNode], site: TestSi
 
 def test_node_stopped_midway(server: Server, nodes: list[ScrapydNode], site: TestSite,
                              store: Store, egg: Path) -> None:
-    """A node dies with a run on it: that run ends as an error (its data kept), the next
-    runs go to the node that is left, nothing stays queued or running."""
+    """A node dies with a run on it: that run carries on from its frontier on the node that
+    is left and completes with every page; the next runs go there too, nothing stays queued or
+    running."""
     first, second = (server.create(slow(site, f"kill{i}")) for i in range(2))
     for task in (first, second):
         server.wait_status(task["id"], "running")
@@ -142,13 +143,16 @@ def test_node_stopped_midway(server: Server, nodes: list[ScrapydNode], site: Tes
     wait_until(lambda: server.task(on_victim)["pages"], 30, 0.2, "a first page on the victim")
     victim.kill()
     try:
-        dead = server.wait_status(on_victim, "error", timeout=30)
-        # The dead-node path ended it (not a job that vanished or ended on a live node).
-        assert dead["error"].startswith(
-            f"Scrapyd node {victim.url} stopped answering while this run was active")
+        # The dead-node path queued it again (not a job that vanished or ended on a live
+        # node), and the node that is left carried it on.
+        server.wait_log(f"Scrapyd node {victim.url} stopped answering while this run was "
+                        "active", timeout=30)
         assert f"Scrapyd node {victim.url} does not answer" in server.log()
-        assert dead["pages"] >= 1  # what it recorded before the node died is kept
         assert server.task(survivor_task)["status"] in ("running", "completed")
+        moved = server.wait_status(on_victim, "completed", "error", timeout=120)
+        assert moved["status"] == "completed" and moved["pages"] == 40, moved
+        assert latest_run(store, on_victim)["handle"].startswith(nodes[0].url)
+        assert latest_run(store, on_victim)["tries"] == 1
         later = server.create(quotes(site), name="after the node died")
         done = server.wait_status(later["id"], "completed", timeout=60)
         assert done["items"] == len(content.QUOTES)

@@ -1,0 +1,133 @@
+"""`StoreScheduler`: Scrapy's scheduler seam (as scrapy-redis uses it) backed by the store.
+
+The `task` spider sets `SCHEDULER` to this class for a stored run (not for `-a scheme=` developer
+runs, nor interactive jobs). New requests the spider makes become page rows (engine/store/
+frontier.py: unique by key per run, within limits.max_pages) in batches of
+`CRAWLPLANE_FRONTIER_BATCH`; the crawl takes Created pages from the store a batch at a time into
+a bounded window, claimed (InProgress) by this process, and rebuilds their requests from the
+rows (`TaskSpider.request_from_row`): nothing is pickled. Retries and redirects of a claimed page
+stay in memory; so do requests that are not pages (no key). When the crawl closes, pages it
+claimed and did not finish go back to Created for whichever process carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.core.scheduler import BaseScheduler
+from scrapy.crawler import Crawler
+
+from engine.frontier import CLAIMED, DETAIL, KEY, page_row, worker_name
+from engine.store import Row, Store, frontier
+from engine.store_access import crawl_store
+
+logger = logging.getLogger(__name__)
+POLL_AFTER = 0.25  # seconds between store polls that found nothing to claim
+
+
+class StoreScheduler(BaseScheduler):
+    def __init__(self, crawler: Crawler, store: Store):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.store = store
+        self.run_id: str = settings.get("CRAWLPLANE_RUN_ID")
+        self.task_id: str = settings.get("CRAWLPLANE_TASK_ID")
+        self.batch = settings.getint("CRAWLPLANE_FRONTIER_BATCH")
+        self.processes = settings.getint("CRAWLPLANE_RUN_PROCESSES", 1)
+        self.worker = worker_name()
+        self.new: list[Row] = []  # pages the spider made, not in the store yet
+        self.window: deque[Row] = deque()  # claimed pages not handed to the engine yet
+        self.memory: deque[Request] = deque()  # retries, redirects, requests without a key
+        self.next_poll = 0.0  # no claim before (monotonic seconds) when the last found nothing
+        self.next_check = 0.0  # likewise for has_pending_requests
+        self.store_waits = True
+        self.spider: Any = None
+        self.max_pages: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreScheduler:
+        return cls(crawler, crawl_store(crawler))
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        self.max_pages = getattr(getattr(spider, "scheme", None), "limits", None) and \
+            spider.scheme.limits.max_pages  # type: ignore[attr-defined]
+        if self.processes <= 1:  # alone on the run: what an earlier process held is ours
+            released = frontier.release(self.store, self.run_id)
+            if released:
+                logger.info("%d pages in flight when an earlier crawl process stopped are "
+                            "fetched again", released)
+        restore = getattr(spider, "restore_details", None)
+        if restore is not None:
+            restore(frontier.waiting_items(self.store, self.run_id),
+                    frontier.detail_values(self.store, self.run_id))
+
+    def close(self, reason: str) -> None:
+        try:
+            self._add()
+        finally:
+            # Claimed and not finished (still in the window, or dropped in flight): back to
+            # Created. A page finished meanwhile is committed by the recorder either way.
+            self.window.clear()
+            frontier.release(self.store, self.run_id, self.worker)
+
+    def has_pending_requests(self) -> bool:
+        if self.memory or self.window or self.new:
+            return True
+        now = time.monotonic()
+        if now >= self.next_check:
+            self.store_waits = frontier.waiting(self.store, self.run_id, self.worker)
+            self.next_check = now + POLL_AFTER
+        return self.store_waits
+
+    def enqueue_request(self, request: Request) -> bool:
+        if KEY not in request.meta or request.meta.get(CLAIMED):
+            self.memory.append(request)
+            return True
+        self.new.append(page_row(request))
+        if len(self.new) >= self.batch:
+            self._add()
+        return True
+
+    def next_request(self) -> Request | None:
+        if self.memory:
+            return self.memory.popleft()
+        if not self.window:
+            self._refill()
+        if not self.window:
+            return None
+        request: Request = self.spider.request_from_row(self.window.popleft())
+        request.meta[CLAIMED] = True
+        return request
+
+    def __len__(self) -> int:
+        return len(self.memory) + len(self.window) + len(self.new)
+
+    # -- the store --------------------------------------------------------------------------
+
+    def _add(self) -> None:
+        if not self.new:
+            return
+        rows, self.new = self.new, []
+        _, refused = frontier.add(self.store, self.run_id, self.task_id, rows, self.max_pages)
+        self.next_poll = self.next_check = 0.0  # new pages: look again at once
+        if refused:
+            self.spider.max_pages_reached = True
+            details = [row for row in refused if row.get(DETAIL)]
+            if details:  # their items go without the detail fields
+                self.spider.details_refused(details)
+
+    def _refill(self) -> None:
+        self._add()
+        now = time.monotonic()
+        if now < self.next_poll:
+            return
+        rows = frontier.claim(self.store, self.run_id, self.worker, self.batch)
+        if rows:
+            self.window.extend(rows)
+        else:
+            self.next_poll = now + POLL_AFTER

@@ -1,0 +1,50 @@
+"""`"processes": N`: N crawl processes on one run's frontier, on SQLite and on PostgreSQL;
+every page fetched once, limits.max_pages exact, the run ends once the frontier is empty and
+all its processes are done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.frontier.conftest import (
+    Server,
+    fetched,
+    gen_prefix,
+    gen_scheme,
+    page_rows,
+    run_id,
+    token,
+)
+from tests.site.fixture import TestSite
+from tests.support.server import start_server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    env = {"CRAWLPLANE_MAX_PROCESSES": "3"}
+    if request.param == "postgresql":
+        env["CRAWLPLANE_STORE_URL"] = request.getfixturevalue("postgres_url")
+    server = start_server(tmp_path / "data", **env)
+    yield server
+    server.stop()
+
+
+def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
+                                                            site: TestSite) -> None:
+    tok = token()
+    scheme = {**gen_scheme(site, delay=0.01, concurrency=4, max_pages=150, token=tok),
+              "processes": 2}
+    task = backend.create(scheme)
+    done = backend.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed", done
+    assert done["pages"] == 150 and done["items"] == 150
+    counts = fetched(site, gen_prefix(tok))
+    assert len(counts) == 150 and set(counts.values()) == {1}  # each page once, in all
+    rows = page_rows(backend, run_id(backend, task["id"]))
+    assert len(rows) == 150 and {r["state"] for r in rows} == {"Handled"}
+    workers = {r["worker"] for r in rows}
+    assert len(workers) == 2, workers  # both processes took pages
+    assert any("limits.max_pages (150) reached" in w for w in done["warnings"])
