@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from control_api.cli import Client as CliClient
+from control_api.cli_tasks import Client as CliClient
 from tests.site.fixture import TestSite
 from tests.support.server import Server, start_server
 from tests.support.wait import wait_until
@@ -218,7 +218,7 @@ def test_cli_follow_gives_up_on_a_server_without_a_stream() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert CliClient(f"http://127.0.0.1:{port}", "key").follow("t_x") is None
+    assert CliClient(f"http://127.0.0.1:{port}", "key").follow("t_x", display=None) is None
 
 
 def test_a_quiet_stream_gets_heartbeats(api: Server, site: TestSite) -> None:
