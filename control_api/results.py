@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.results import file_size, render, render_all, result_path
-from engine.scheme import FORMATS, Scheme
+from engine.scheme import Scheme
+from engine.scheme_types import FORMATS
 from engine.store import Store, runs
 from engine.worker import log_path
 

@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from engine.downloadermiddlewares.pages import DEPTH, page_meta
 from engine.extraction.selectors import parse_selector
 from engine.outcome import FAILED_REASON
-from engine.scheme import Login
+from engine.scheme_web import Login
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
 from engine.extraction.selectors import parse_selector
-from engine.scheme import Render, Scheme
+from engine.scheme import Scheme
+from engine.scheme_web import Render
 
 RENDER = "cp_render"  # meta: False keeps a request of a rendering crawl out of the browser
 HANDLER = "engine.browser.RenderHandler"

@@ -15,7 +15,8 @@ from scrapy.exporters import BaseItemExporter
 from scrapy.utils.misc import load_object
 
 from engine.flatten import columns
-from engine.scheme import FORMATS, Scheme
+from engine.scheme import Scheme
+from engine.scheme_types import FORMATS
 from engine.settings import FEED_EXPORTERS
 from engine.store import Store, sizes
 

@@ -12,122 +12,35 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from engine.extraction.selectors import Query, SelectorSyntaxError, parse_selector
+from engine.extraction.selectors import Query, parse_selector
 from engine.outbound import scheme_problem
-
-FORMATS = ("json", "jsonl", "csv", "xml", "xlsx")
-Format = Literal["json", "jsonl", "csv", "xml", "xlsx"]
-
-
-def _check_selector(value: str) -> str:
-    try:
-        parse_selector(value)
-    except SelectorSyntaxError as exc:
-        raise ValueError(str(exc)) from None
-    return value
-
-
-def _check_url(value: str) -> str:
-    # the crawl's guard applies the same rule (engine/downloadermiddlewares/guard.py)
-    problem = scheme_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _schema(**keywords: Any) -> Any:
-    """JSON Schema keywords for the served OpenAPI document that say what a validator checks
-    (the validator itself gives the clearer message). Case is spelled out in patterns: JSON
-    Schema patterns have no inline flags."""
-    return Field(json_schema_extra=keywords)
+from engine.scheme_types import (
+    ConnectionsLimit,
+    DelaySeconds,
+    DelayText,
+    Format,
+    HeaderName,
+    HeaderValue,
+    HostName,
+    MaxItems,
+    MaxPages,
+    RedirectHops,
+    RequestTimeout,
+    ResponseKb,
+    RetryDelayMs,
+    RetryLimit,
+    RunTimeout,
+    SchemeModel,
+    SelectorText,
+    StatusCode,
+    Url,
+)
+from engine.scheme_web import Login, Render, SitemapRule, absent_key
 
 
-# The served pattern of a selector (also /api/v2's, control_api/web/openapi_v2.py).
-SELECTOR_PATTERN = (r"^\s*([Cc][Ss][Ss]|[Xx][Pp][Aa][Tt][Hh]|[Jj][Mm][Ee][Ss][Pp][Aa][Tt][Hh])"
-                    r"\s*:")
-SelectorText = Annotated[str, AfterValidator(_check_selector),
-                         _schema(minLength=1, pattern=SELECTOR_PATTERN)]
-Url = Annotated[str, Field(max_length=8192), AfterValidator(_check_url),
-                _schema(minLength=1, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#:@]")]
-_DELAY_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
-
-# One bound per quantity, used by the scheme and by the JobConfig fields mapped onto it
-# (control_api/jobconfig.py), so /v1 and /api/v2 refuse the same values.
-MAX_DELAY_S = 3600.0
-
-
-def _check_delay(value: str) -> str:
-    """Seconds, a range "low-high" or "robots", each number at most MAX_DELAY_S."""
-    spec = value.strip().lower()
-    if spec == "robots":
-        return spec
-    match = _DELAY_RANGE.match(spec) or re.fullmatch(r"(\d+(?:\.\d+)?)", spec)
-    if not match:
-        raise ValueError(f"delay {value!r} must be seconds, a range like '1-5', or 'robots'")
-    numbers = [float(n) for n in match.groups()]
-    if numbers[0] > numbers[-1]:
-        raise ValueError(f"delay range {value!r} has its low end above its high end")
-    if numbers[-1] > MAX_DELAY_S:
-        raise ValueError(f"delay {value!r} is over {MAX_DELAY_S:g} seconds")
-    return "-".join(match.groups())
-
-
-_DELAY_PATTERN = r"^\s*([Rr][Oo][Bb][Oo][Tt][Ss]|\d+(\.\d+)?(\s*-\s*\d+(\.\d+)?)?)\s*$"
-DelayText = Annotated[str, AfterValidator(_check_delay), _schema(pattern=_DELAY_PATTERN)]
-DelaySeconds = Annotated[float, Field(ge=0, le=MAX_DELAY_S, allow_inf_nan=False)]
-# A request's timeout and a whole run's: below these nothing can be fetched at all.
-RequestTimeout = Annotated[float, Field(ge=0.1, le=600, allow_inf_nan=False)]
-RunTimeout = Annotated[float, Field(ge=1, le=7 * 24 * 3600, allow_inf_nan=False)]
-MaxPages = Annotated[int, Field(ge=1, le=10_000_000)]
-MaxItems = Annotated[int, Field(ge=1, le=100_000_000)]
-ResponseKb = Annotated[int, Field(ge=1, le=1_048_576)]
-RedirectHops = Annotated[int, Field(ge=0, le=100)]
-RetryLimit = Annotated[int, Field(ge=0, le=20)]
-RetryDelayMs = Annotated[int, Field(ge=0, le=600_000)]
-ConnectionsLimit = Annotated[int, Field(ge=1, le=1000)]
-StatusCode = Annotated[int, Field(ge=100, le=599)]
-# RFC 7230: a header name is a token; a value must not end the header line (CR, LF) or carry
-# NUL, which would make every request of the task fail while the task says "completed".
-_TOKEN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
-_FIELD_VALUE = r"^[^\r\n\x00]*$"
-
-
-def _check_header_name(value: str) -> str:
-    if not re.fullmatch(_TOKEN, value):
-        raise ValueError(f"header name {value!r} is not an RFC 7230 token (letters, digits "
-                         "and !#$%&'*+-.^_`|~ only)")
-    return value
-
-
-def _check_header_value(value: str) -> str:
-    if not re.fullmatch(_FIELD_VALUE, value):
-        raise ValueError("a header value may not contain CR, LF or NUL")
-    return value
-
-
-HeaderName = Annotated[str, Field(max_length=256), AfterValidator(_check_header_name),
-                       _schema(pattern=_TOKEN)]
-HeaderValue = Annotated[str, Field(max_length=8192), AfterValidator(_check_header_value),
-                        _schema(pattern=_FIELD_VALUE)]
-HostName = Annotated[str, Field(min_length=1, max_length=260, pattern=r"^[^\s/?#@]+$")]
-
-
-class _Model(BaseModel):
-    # Strict: JSON's types as the served JSON Schema states them (false is not 0, "1" not 1).
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Filter(_Model):
+class Filter(SchemeModel):
     name: Literal["trim", "lowercase", "uppercase", "capitalize", "regex"]
     param: str | None = None
 
@@ -143,7 +56,7 @@ class Filter(_Model):
         return self
 
 
-class FieldRule(_Model):
+class FieldRule(SchemeModel):
     name: str = Field(min_length=1, max_length=200)
     # None only with "attr": "markdown": the main content of the page (or of the item).
     selector: SelectorText | None = None
@@ -167,7 +80,7 @@ class FieldRule(_Model):
         return None if self.selector is None else parse_selector(self.selector)
 
 
-class FollowRule(_Model):
+class FollowRule(SchemeModel):
     """Fields of a linked detail page, which become the linking field's value."""
 
     fields: list[FieldRule] = Field(min_length=1)
@@ -181,28 +94,28 @@ def _unique_names(fields: list[FieldRule]) -> list[FieldRule]:
     return fields
 
 
-class ItemRule(_Model):
+class ItemRule(SchemeModel):
     selector: SelectorText | None = None
     fields: Annotated[list[FieldRule], AfterValidator(_unique_names)] = Field(min_length=1)
 
 
-class Paginate(_Model):
+class Paginate(SchemeModel):
     selector: SelectorText
     max_pages: int = Field(default=100, ge=1, le=100_000)
 
 
-class FollowLinks(_Model):
+class FollowLinks(SchemeModel):
     selector: SelectorText
     max_depth: int = Field(default=1, ge=1, le=100)
 
 
-class Limits(_Model):
+class Limits(SchemeModel):
     max_pages: MaxPages = 10_000
     max_items: MaxItems | None = None
     timeout_s: RunTimeout = 3600
 
 
-class Politeness(_Model):
+class Politeness(SchemeModel):
     obey_robots: bool = True
     crawl_delay: DelaySeconds | DelayText = 0.0
     concurrency: int = Field(default=8, ge=1, le=256)
@@ -225,13 +138,13 @@ class Politeness(_Model):
         return float(self.crawl_delay), float(self.crawl_delay)
 
 
-class Retry(_Model):
+class Retry(SchemeModel):
     policy: Literal["retry", "skip"] = "retry"
     limit: RetryLimit = 2
     delay_ms: RetryDelayMs = 500
 
 
-class RequestOptions(_Model):
+class RequestOptions(SchemeModel):
     headers: dict[HeaderName, HeaderValue] = {}
     cookies: bool = True
     timeout_s: RequestTimeout = 30
@@ -248,86 +161,19 @@ def _check_gate_url(value: str) -> str:
     return value
 
 
-class Gate(_Model):
+class Gate(SchemeModel):
     url: Annotated[str, AfterValidator(_check_gate_url)]
     connections_limit: ConnectionsLimit = 4
 
 
-class Proxy(_Model):
+class Proxy(SchemeModel):
     use: bool = False
     fallback_direct: bool = True
     rotate_on_status: list[StatusCode] = [401, 403]
     gates: list[Gate] = []
 
 
-class SitemapRule(_Model):
-    """Page URLs of the sitemaps matching `pattern` (a regular expression, searched) are
-    crawled."""
-
-    pattern: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {value!r}: {exc}") from None
-        return value
-
-
-class Login(_Model):
-    """A login form submitted before the start URLs (engine/login.py). `fields` values are
-    secrets: every read path shows them redacted (`redact_scheme`)."""
-
-    url: Url
-    form: SelectorText = "CSS: form"
-    fields: dict[Annotated[str, Field(min_length=1, max_length=200)],
-                 Annotated[str, Field(max_length=8192)]] = Field(min_length=1)
-    success: SelectorText
-WaitMs = Annotated[int, Field(ge=0, le=60_000)]
-
-
-def _absent() -> Any:
-    """An optional key that stays out of the canonical form when absent (older schemes keep
-    their payload id; an action shows only its own keys)."""
-    return Field(default=None, exclude_if=lambda value: value is None)
-
-
-class Action(_Model):
-    """One step on a rendered page, in order: `{"click": sel}`, `{"scroll": "bottom",
-    "repeat": N, "wait_ms": M}`, `{"wait_for": sel}` or `{"wait_ms": M}`."""
-
-    click: SelectorText | None = _absent()
-    scroll: Literal["bottom"] | None = _absent()
-    repeat: Annotated[int, Field(ge=1, le=200)] | None = _absent()
-    wait_for: SelectorText | None = _absent()
-    wait_ms: WaitMs | None = _absent()
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Action:
-        kinds = [k for k in ("click", "scroll", "wait_for") if getattr(self, k) is not None]
-        if len(kinds) > 1 or (kinds and kinds != ["scroll"] and self.wait_ms is not None):
-            raise ValueError("an action is one of click, scroll, wait_for or wait_ms")
-        if not kinds and self.wait_ms is None:
-            raise ValueError("an action needs click, scroll, wait_for or wait_ms")
-        if self.repeat is not None and self.scroll is None:
-            raise ValueError("'repeat' goes with 'scroll' only")
-        return self
-
-
-class Render(_Model):
-    """Pages rendered in headless Chromium (engine/rendering.py): after the page loads, wait
-    for `wait_for`, run `actions` in order, then wait `wait_ms`; `timeout_s` bounds it all."""
-
-    enabled: bool = True
-    wait_for: SelectorText | None = None
-    wait_ms: WaitMs = 0
-    timeout_s: RequestTimeout = 30
-    actions: list[Action] = Field(default=[], max_length=100)
-
-
-class Scheme(_Model):
+class Scheme(SchemeModel):
     start_urls: list[Url] = Field(default=[], max_length=100_000)
     item: ItemRule | None = None
     paginate: Paginate | None = None
@@ -354,7 +200,7 @@ class Scheme(_Model):
         if self.login is not None and not self.request.cookies:
             raise ValueError("'login' needs cookies: set request.cookies to true")
         return self
-    render: Render | None = _absent()
+    render: Render | None = absent_key()
 
     @property
     def renders(self) -> bool:

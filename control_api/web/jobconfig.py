@@ -15,7 +15,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_pascal
 
-from engine.scheme import (
+from engine.scheme import Scheme, SchemeError, validation_errors
+from engine.scheme_types import (
     ConnectionsLimit,
     DelayText,
     HeaderName,
@@ -25,11 +26,8 @@ from engine.scheme import (
     ResponseKb,
     RetryDelayMs,
     RetryLimit,
-    Scheme,
-    SchemeError,
     StatusCode,
     Url,
-    validation_errors,
 )
 
 

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from control_api.web.jobconfig import JobConfig
-from engine.scheme import SELECTOR_PATTERN
+from engine.scheme_types import SELECTOR_PATTERN
 from engine.store.status import STATES
 
 NULLABLE_STR = {"type": ["string", "null"]}

@@ -27,7 +27,8 @@ from control_api.web.errors import ApiError, Unprocessable
 from control_api.web.http import read_json, send_json, validate
 from control_api.web.problems import map_problems
 from control_api.web.targets import TargetCheck
-from engine.scheme import Scheme, Url
+from engine.scheme import Scheme
+from engine.scheme_types import Url
 
 logger = logging.getLogger(__name__)
 RECYCLE_AFTER = 500  # previews per process, then a fresh one (bounds any slow growth)

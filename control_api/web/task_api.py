@@ -22,7 +22,8 @@ from control_api.web.errors import BadRequest, NotFound, TaskNotFound
 from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
-from engine.scheme import FORMATS, Format, Scheme, Url, redact_scheme
+from engine.scheme import Scheme, redact_scheme
+from engine.scheme_types import FORMATS, Format, Url
 from engine.store import events as store_events
 from engine.store import stats as store_stats
 from engine.store.status import STATES, TASK_STATUSES
