@@ -86,6 +86,7 @@ class LocalLauncher:
         self.running: dict[str, Worker | Forked] = {}
         # A run's other processes ("processes": N), on the same frontier.
         self.helpers: dict[str, list[Worker | Forked]] = {}
+        self.relaunch: dict[str, Row] = {}  # claimed runs whose previous process still exits
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
         self.fork_server: ForkServer | None = None
         self._claiming = False
@@ -164,6 +165,12 @@ class LocalLauncher:
     def _launch_all(self, claimed: list[Row]) -> None:
         room = self.free - len(claimed)
         for run in claimed:
+            if run["id"] in self.running:
+                # Resumed while its paused process still finishes what was in flight: two
+                # processes alone on one frontier would fetch the same pages. It starts when
+                # that one has exited (`ended`).
+                self.relaunch[run["id"]] = run
+                continue
             self.running[run["id"]] = self._launch(run)
             # More processes on the run's frontier, as its scheme asks, as far as slots allow.
             more = min(run["processes"], self.config.max_run_processes) - 1
@@ -242,6 +249,10 @@ class LocalLauncher:
         if self._others_go_on(worker):
             return
         if self.running.get(worker.run_id) is not worker:
+            return
+        waiting = self.relaunch.pop(worker.run_id, None)
+        if waiting is not None:  # its run was resumed meanwhile: carry on in a new process
+            self.running[worker.run_id] = self._launch(waiting)
             return
         self.running.pop(worker.run_id, None)
         detail = worker.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]

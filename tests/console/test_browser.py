@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.api.conftest import gen_scheme
 from tests.console.browser import Shots, browser
 from tests.site.fixture import TestSite
 from tests.support.server import Server
@@ -170,3 +171,28 @@ def test_console_filters_and_docs(page: Any, api: Server, site: TestSite, tmp_pa
     page.locator(".opblock-summary-path", has_text="/v1/preview").first.wait_for()
     shot("docs")
     assert unexpected(page.errors) == []
+
+
+def test_console_pause_and_resume(page: Any, api: Server, site: TestSite,
+                                  tmp_path: Path) -> None:
+    # A slow crawl (60 pages, 0.1 s apart): paused from the console while it runs, resumed from
+    # the console, and it still completes with every page.
+    task = api.create(gen_scheme(site, delay=0.1, concurrency=1, max_pages=60))
+    api.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 2)
+    shot = Shots(page, tmp_path, "console")
+    log_in(page, api)
+    page.goto(f"/console/tasks/{task['id']}")
+    pause = page.get_by_role("button", name="Pause")
+    expect(pause).to_be_enabled()
+    pause.click()
+    expect(page.locator("#status")).to_have_text("paused")
+    assert api.task(task["id"])["status"] == "paused"
+    shot("paused", full_page=False)
+    resume = page.get_by_role("button", name="Resume")
+    expect(resume).to_be_enabled()
+    resume.click()
+    done = api.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed" and done["pages"] == 60, done
+    expect(page.locator("#status")).to_have_text("completed")
+    shot("resumed-completed", full_page=False)
+    assert unexpected(page.errors) == [], page.errors

@@ -39,6 +39,23 @@ def test_pause_then_resume_completes_with_every_page_fetched_once(
     assert server.call("POST", f"/v1/tasks/{task['id']}/pause").status == 409
 
 
+def test_resumed_before_the_paused_crawl_exits_each_page_is_fetched_once(
+        server: Server, site: TestSite) -> None:
+    # Resume at once: the paused crawl is still finishing what was in flight. The run's next
+    # process must wait for it, or both would take the same pages (items twice).
+    tok = token()
+    task = server.create(gen_scheme(site, delay=0.1, concurrency=1, max_pages=60, token=tok))
+    server.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 2)
+    assert server.ok("POST", f"/v1/tasks/{task['id']}/pause")["status"] == "paused"
+    assert server.ok("POST", f"/v1/tasks/{task['id']}/resume", status=202)["status"] == "queued"
+    done = server.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed" and done["pages"] == 60, done
+    items = server.call("GET", f"/v1/tasks/{task['id']}/store?format=jsonl").body.splitlines()
+    assert len(items) == len(set(items)) == 60
+    counts = fetched(site, gen_prefix(tok))
+    assert sum(counts.values()) == 60 and set(counts.values()) == {1}, counts
+
+
 def test_a_server_stopped_with_sigterm_pauses_its_runs_and_resumes_them(
         tmp_path: Path, site: TestSite) -> None:
     own = start_server(tmp_path / "data")
