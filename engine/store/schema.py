@@ -9,6 +9,7 @@ running beside the server's.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,8 @@ def upgrade(engine: Engine) -> str | None:
                 return HEAD
             if before is not None and before not in REVISIONS:
                 raise SchemaError(newer(before, _where(engine)))
+            # The "Running upgrade" lines say what happens; Alembic's plugin set-up does not.
+            logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
             from alembic import command
 
             cfg = config()
