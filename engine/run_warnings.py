@@ -36,6 +36,11 @@ def _pages(n: int) -> str:
     return f"{n} page" + ("" if n == 1 else "s")
 
 
+def max_pages_warning(scheme: Scheme) -> str:
+    return (f"limits.max_pages ({scheme.limits.max_pages}) reached: further pages were not "
+            "crawled")
+
+
 def run_warnings(scheme: Scheme, watch: ExtractionWatch, *, max_pages_reached: bool,
                  close_reason: str | None = None, pending_details: int = 0) -> list[str]:
     warnings = []
@@ -49,8 +54,7 @@ def run_warnings(scheme: Scheme, watch: ExtractionWatch, *, max_pages_reached: b
                             f"{_pages(watch.pages)}"
                             for field in rule.fields if field.name not in watch.fields_seen)
     if max_pages_reached:
-        warnings.append(f"limits.max_pages ({scheme.limits.max_pages}) reached: "
-                        "further pages were not crawled")
+        warnings.append(max_pages_warning(scheme))
     limit = LIMIT_REASONS.get(close_reason or "")
     if limit is not None:
         warnings.append(f"limits.{limit} ({getattr(scheme.limits, limit)}) reached: "

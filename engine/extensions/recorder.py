@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred
 from engine.extensions.jobs import is_job
 from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
-from engine.run_warnings import ExtractionWatch, run_warnings
+from engine.run_warnings import ExtractionWatch, max_pages_warning, run_warnings
 from engine.scheme import Scheme
 from engine.signals import page_finished, page_parsed
 from engine.store import Row, Store, frontier, runs
@@ -260,6 +260,8 @@ class StoreRecorder:
         return self.flushing
 
     def _write(self, batch: dict[str, Any]) -> str | None:
+        if self.frontier:  # (another process of the run may have ended it meanwhile)
+            self._budget_warning(batch["progress"])
         self.store.write_batch(**batch)
         run = self.store.get_run(self.run_id)
         if run is None or run["cancel_requested"]:
@@ -302,6 +304,8 @@ class StoreRecorder:
         await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
 
     def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
+        if self.frontier:
+            self._budget_warning(batch["progress"])
         self.store.write_batch(**batch)
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
             if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
@@ -318,6 +322,18 @@ class StoreRecorder:
         self._render()
         if final is not None:  # (only if still active: the API may have cancelled it since)
             runs.finish(self.store, self.run_id, *final)
+
+    def _budget_warning(self, progress: dict[str, Any]) -> None:
+        """The page budget is the run's, counted in the store: every process of the run says it
+        was reached, even if another one met it (each write replaces the run's warnings)."""
+        scheme = getattr(self.crawler.spider, "scheme", None)
+        run = self.store.get_run(self.run_id)
+        if not isinstance(scheme, Scheme) or run is None:
+            return
+        warning = max_pages_warning(scheme)
+        warnings = list(progress.get("warnings") or [])
+        if (run.get("planned") or 0) >= scheme.limits.max_pages and warning not in warnings:
+            progress["warnings"] = [*warnings, warning]
 
     def _render(self) -> None:
         task = self.store.get_task(self.task_id)

@@ -47,4 +47,4 @@ def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
     assert len(rows) == 150 and {r["state"] for r in rows} == {"Handled"}
     workers = {r["worker"] for r in rows}
     assert len(workers) == 2, workers  # both processes took pages
-    assert any("limits.max_pages (150) reached" in w for w in done["warnings"])
+    assert any("limits.max_pages (150) reached" in w for w in done["warnings"]), done
