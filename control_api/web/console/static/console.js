@@ -226,7 +226,8 @@ pages.task = function () {
       loadDeliveries();
       loadOptional();
     }
-    if (!itemsShown && !["queued", "running"].includes(t.status)) await loadItems();
+    // Results exist once a run has ended (a paused or new task has none yet: /store is a 409).
+    if (!itemsShown && ["completed", "cancelled", "error"].includes(t.status)) await loadItems();
     return t;
   }
 
