@@ -8,6 +8,7 @@ import json
 import os
 import signal
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import protocol
@@ -19,13 +20,20 @@ if TYPE_CHECKING:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs. A zombie counts as gone: a crawl whose server died is
+    reparented, and where PID 1 does not reap (containers) it stays a zombie, which would be
+    adopted as a running crawl and then watched until the end of time."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): the signal said it exists
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class Forked:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from control_api.launchers.processes import pid_alive
 from tests.support.client import DEFAULT, Client, Response
 from tests.support.wait import wait_until
 
@@ -228,21 +229,6 @@ class Server:
 
     def _log_tail(self) -> str:
         return "\n" + self.log()[-3000:]
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` still runs (a zombie nobody reaped yet counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def wait_gone(pid: int, timeout: float = 30) -> None:
