@@ -161,8 +161,6 @@ def test_a_gate_proxy_carries_the_rendered_page(rapi: ApiServer, site: TestSite)
     assert [e["via_proxy"] for e in entries] == [True], entries
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Playwright's route handler never sees the "
-                   "redirect hops Chromium follows itself (README, Rendered pages)")
 def test_a_redirect_the_browser_follows_to_a_forbidden_host_is_refused(
         rapi: ApiServer, site: TestSite) -> None:
     port = site.url.rsplit(":", 1)[1]

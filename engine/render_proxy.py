@@ -1,0 +1,279 @@
+"""The outbound rules in front of the browser: a filtering forward proxy in the crawl process.
+
+Chromium follows redirects, loads a page's sub-resources and opens its WebSockets by itself;
+Playwright's route handler (engine/browser.py) sees the requests a page makes, but not the
+redirect hops Chromium follows. So every connection the browser of a guarded crawl makes goes
+through here (its proxy, loopback included): plain http requests (absolute URIs) are forwarded,
+CONNECT (https, wss) is tunnelled, each only once its target passed the outbound rules
+(engine/outbound.py): the name resolved once, in a thread, every address checked, and the
+connection made to the checked address, so that another DNS answer (a rebinding) cannot send
+it elsewhere. A refused target gets 403, one that fails 502; both say why in `X-Crawlplane-Proxy`
+(`refused`, `dns`, `connection`), which the handler turns into the matching Scrapy error.
+
+A scheme's gate stays the browser context's proxy, behind this one: one listening port per
+gate, made on first use, forwards there with the gate's Proxy-Authorization instead of
+connecting to the target itself (the target is checked all the same, as the guard checks a
+Scrapy request that goes through a gate).
+
+Twisted's own parts: twisted.web.proxy forwards plain requests (one connection to the target
+per request), twisted.protocols.portforward splices tunnels (with flow control both ways).
+"""
+
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import ClientFactory
+from twisted.protocols import portforward
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.proxy import Proxy, ProxyClient, ProxyClientFactory, ProxyRequest
+
+from engine.outbound import Refused, Unresolved, checked_address
+
+logger = logging.getLogger(__name__)
+VERDICT = b"x-crawlplane-proxy"  # why the proxy answered itself: refused, dns, connection
+LOOPBACK_TOO = "<-loopback>"  # Chromium would go direct to loopback targets otherwise
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A gate the browser's requests go on to, with its credentials."""
+
+    host: str
+    port: int
+    authorization: bytes | None = None  # Proxy-Authorization
+
+    @classmethod
+    def from_playwright(cls, proxy: dict[str, Any]) -> Upstream:
+        """From a browser context's `proxy` option ({server, username, password})."""
+        parts = urlsplit(proxy["server"])
+        if parts.hostname is None:
+            raise ValueError(f"a proxy server without a host: {proxy['server']!r}")
+        auth = None
+        if proxy.get("username") is not None:
+            pair = f"{unquote(proxy['username'])}:{unquote(proxy.get('password') or '')}"
+            auth = b"Basic " + base64.b64encode(pair.encode())
+        return cls(parts.hostname, parts.port or 80, auth)
+
+
+class FilterProxy:
+    """The listening ports (one direct, one per gate) and the checked addresses of a crawl."""
+
+    def __init__(self, allow_private: bool, on_refused: Callable[[], None]):
+        self.allow_private = allow_private
+        self.on_refused = on_refused
+        self.ports: dict[Upstream | None, IListeningPort] = {}
+        self.verdicts: dict[str, str | Refused] = {}  # host -> its checked address, or why not
+
+    def server(self, upstream: Upstream | None = None) -> str:
+        """The proxy URL for the browser that goes to `upstream` (directly when None)."""
+        if upstream not in self.ports:
+            from twisted.internet import reactor
+
+            factory: Any = _Factory(self, upstream)
+            self.ports[upstream] = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        address: Any = self.ports[upstream].getHost()
+        return f"http://127.0.0.1:{address.port}"
+
+    def browser_proxy(self, upstream: Upstream | None = None) -> dict[str, str]:
+        """A Playwright `proxy` option (launch or context) that sends everything here."""
+        return {"server": self.server(upstream), "bypass": LOOPBACK_TOO}
+
+    async def close(self) -> None:
+        ports, self.ports = list(self.ports.values()), {}
+        await defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
+
+    def vet(self, host: str, port: int) -> defer.Deferred[str]:
+        """The address to connect to for host:port; fails with Refused or Unresolved."""
+        name = host.lower().rstrip(".")
+        known = self.verdicts.get(name)
+        if isinstance(known, Refused):
+            return defer.fail(known)
+        if known is not None:
+            return defer.succeed(known)
+        d: defer.Deferred[str] = threads.deferToThread(checked_address, name, port,
+                                                       self.allow_private)
+
+        def remember(result: str | Failure) -> str | Failure:
+            if isinstance(result, str):
+                self.verdicts[name] = result
+            elif isinstance(result.value, Refused):
+                self.verdicts[name] = result.value
+            return result  # an unresolved name is asked again next time
+
+        d.addBoth(remember)
+        return d
+
+
+class _Factory(http.HTTPFactory):
+    def __init__(self, proxy: FilterProxy, upstream: Upstream | None):
+        super().__init__()
+        # plain HTTP/1.1 (Chromium speaks nothing else to a proxy), not the HTTP/2 wrapper
+        self.protocol = _Channel  # type: ignore[method-assign,assignment]
+        self.filter = proxy
+        self.upstream = upstream
+        self.noisy = False
+
+    def log(self, request: Any) -> None:
+        """No access log: the crawl records its own pages."""
+
+
+class FilterRequest(ProxyRequest):
+    """One request of the browser to the proxy: checked, then forwarded or tunnelled."""
+
+    def process(self) -> None:
+        factory: _Factory = self.channel.factory
+        try:
+            host, port, path = _target(self.method, self.uri)
+        except ValueError as exc:
+            return self.answer(400, b"bad-request", str(exc))
+        d = factory.filter.vet(host, port)
+        d.addCallback(self._forward, factory, host, port, path)
+        d.addErrback(self._failed, factory.filter, host, port)
+
+    def _forward(self, address: str, factory: _Factory, host: str, port: int, path: bytes
+                 ) -> None:
+        if self._disconnected:
+            return
+        from twisted.internet import reactor
+
+        upstream = factory.upstream
+        where = (upstream.host, upstream.port) if upstream else (address, port)
+        if self.method == b"CONNECT":
+            preamble = b""
+            if upstream is not None:  # the gate answers the browser's CONNECT itself
+                preamble = b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (self.uri, self.uri)
+                if upstream.authorization:
+                    preamble += b"Proxy-Authorization: " + upstream.authorization + b"\r\n"
+                preamble += b"\r\n"
+            reactor.connectTCP(*where, _TunnelFactory(self, preamble, upstream is None))
+            return
+        headers = self.getAllHeaders().copy()
+        headers.pop(b"proxy-authorization", None)
+        if upstream is not None:
+            path = self.uri  # a proxy takes the absolute URI
+            if upstream.authorization:
+                headers[b"proxy-authorization"] = upstream.authorization
+        content: Any = self.content
+        content.seek(0, 0)
+        reactor.connectTCP(*where, _ForwardFactory(self.method, path, self.clientproto, headers,
+                                                   content.read(), self))
+
+    def _failed(self, failure: Failure, proxy: FilterProxy, host: str, port: int) -> None:
+        if failure.check(Refused):
+            logger.warning("rendering: refused %s %s:%s: %s", self.method.decode(), host, port,
+                           failure.value)
+            proxy.on_refused()
+            self.answer(403, b"refused", str(failure.value))
+        elif failure.check(Unresolved):
+            self.answer(502, b"dns", str(failure.value))
+        else:
+            logger.error("rendering proxy: %s %s:%s failed: %s", self.method.decode(), host,
+                         port, failure.getTraceback())
+            self.answer(502, b"connection", failure.getErrorMessage())
+
+    def answer(self, code: int, verdict: bytes, message: str) -> None:
+        """The proxy's own answer, saying why."""
+        if self._disconnected or self.finished:
+            return
+        self.setResponseCode(code)
+        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        self.setHeader(VERDICT, verdict)
+        self.setHeader(b"connection", b"close")
+        self.write(message.encode() + b"\n")
+        self.finish()
+
+    def take_over(self, peer: portforward.Proxy) -> None:
+        """Hands the browser's connection, after a CONNECT, to a tunnel (as Twisted's own
+        WebSocket upgrade does): its bytes go to `peer` from now on."""
+        channel = self.channel
+        pending = b"".join(getattr(channel, "_dataBuffer", []))
+        transport: Any = channel.transport
+        transport.unregisterProducer()  # the channel's; the tunnel registers its own
+        end = portforward.Proxy()
+        end.noisy = False
+        channel.dataReceived = end.dataReceived  # type: ignore[method-assign]
+        channel.connectionLost = end.connectionLost  # type: ignore[method-assign]
+        end.makeConnection(transport)
+        end.setPeer(peer)
+        peer.setPeer(end)
+        if pending:
+            tunnel: Any = peer.transport
+            tunnel.write(pending)
+
+
+def _target(method: bytes, uri: bytes) -> tuple[str, int, bytes]:
+    """host, port and the path to send (plain http) of a proxy request; ValueError if none."""
+    text = uri.decode("ascii", "replace")
+    if method == b"CONNECT":
+        parts = urlsplit("//" + text)
+        if parts.hostname is None or parts.port is None:
+            raise ValueError(f"CONNECT needs host:port, not {text!r}")
+        return parts.hostname, parts.port, b""
+    parts = urlsplit(text)
+    if parts.scheme != "http" or parts.hostname is None:
+        raise ValueError(f"a proxy request needs an absolute http URI, not {text!r}")
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return parts.hostname, parts.port or 80, path.encode("ascii")
+
+
+class _Channel(Proxy):
+    requestFactory = FilterRequest
+
+
+class _Forward(ProxyClient):
+    def handleHeader(self, key: bytes, value: bytes) -> None:
+        if key.lower() != VERDICT:  # only the proxy says what the proxy did
+            super().handleHeader(key, value)
+
+
+class _ForwardFactory(ProxyClientFactory):
+    protocol = _Forward
+    father: FilterRequest
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self.father.answer(502, b"connection", reason.getErrorMessage())
+
+
+class _Tunnel(portforward.Proxy):
+    def connectionMade(self) -> None:
+        factory: _TunnelFactory = self.factory  # type: ignore[assignment]
+        request, ours = factory.request, self.transport
+        assert ours is not None
+        if request._disconnected:
+            ours.loseConnection()
+            return
+        if factory.established:
+            browser: Any = request.channel.transport
+            browser.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if factory.preamble:
+            ours.write(factory.preamble)
+        request.take_over(self)
+        # Flow control both ways, as twisted.protocols.portforward does.
+        assert self.peer is not None
+        theirs: Any = self.peer.transport
+        ours.registerProducer(theirs, True)  # type: ignore[attr-defined]
+        theirs.registerProducer(ours, True)
+
+
+class _TunnelFactory(ClientFactory):
+    protocol = _Tunnel  # type: ignore[assignment]
+
+    def __init__(self, request: FilterRequest, preamble: bytes, established: bool):
+        self.request = request
+        self.preamble = preamble
+        self.established = established  # answer 200 ourselves (no gate to answer)
+        self.noisy = False
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self.request.answer(502, b"connection", reason.getErrorMessage())
