@@ -38,7 +38,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.proxy import Proxy, ProxyClient, ProxyClientFactory, ProxyRequest
 
-from engine.outbound import Refused, Unresolved, checked_address
+from engine.outbound import Refused, Resolve, Unresolved, checked_address, resolve
 
 logger = logging.getLogger(__name__)
 VERDICT = b"x-crawlplane-proxy"  # why the proxy answered itself: refused, dns, connection
@@ -69,9 +69,11 @@ class Upstream:
 class FilterProxy:
     """The listening ports (one direct, one per gate) and the checked addresses of a crawl."""
 
-    def __init__(self, allow_private: bool, on_refused: Callable[[], None]):
+    def __init__(self, allow_private: bool, on_refused: Callable[[], None],
+                 resolver: Resolve = resolve):
         self.allow_private = allow_private
         self.on_refused = on_refused
+        self.resolver = resolver
         self.ports: dict[Upstream | None, IListeningPort] = {}
         self.verdicts: dict[str, str | Refused] = {}  # host -> its checked address, or why not
 
@@ -102,7 +104,7 @@ class FilterProxy:
         if known is not None:
             return defer.succeed(known)
         d: defer.Deferred[str] = threads.deferToThread(checked_address, name, port,
-                                                       self.allow_private)
+                                                       self.allow_private, self.resolver)
 
         def remember(result: str | Failure) -> str | Failure:
             if isinstance(result, str):
@@ -189,7 +191,9 @@ class FilterRequest(ProxyRequest):
         self.setResponseCode(code)
         self.setHeader(b"content-type", b"text/plain; charset=utf-8")
         self.setHeader(VERDICT, verdict)
-        self.setHeader(b"connection", b"close")
+        if self.method == b"CONNECT":  # no tunnel: nothing more on this connection
+            self.setHeader(b"connection", b"close")
+            self.channel.persistent = False
         self.write(message.encode() + b"\n")
         self.finish()
 
