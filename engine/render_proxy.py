@@ -27,21 +27,36 @@ import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from twisted.internet import defer, threads
-from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import ClientFactory
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
+from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
 from twisted.protocols import portforward
 from twisted.python.failure import Failure
 from twisted.web import http
-from twisted.web.proxy import Proxy, ProxyClient, ProxyClientFactory, ProxyRequest
+from twisted.web.client import (
+    Agent,
+    FileBodyProducer,
+    ProxyAgent,
+    ResponseDone,
+)
+from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgentEndpointFactory, IResponse
+from zope.interface import implementer
 
 from engine.outbound import Refused, Resolve, Unresolved, checked_address, resolve
 
 logger = logging.getLogger(__name__)
 VERDICT = b"x-crawlplane-proxy"  # why the proxy answered itself: refused, dns, connection
+# Headers of one connection, not of the request or response (RFC 9110, 7.6.1).
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization",
+                        b"proxy-authenticate", b"te", b"trailer", b"transfer-encoding",
+                        b"upgrade", b"content-length", b"host", VERDICT})
 LOOPBACK_TOO = "<-loopback>"  # Chromium would go direct to loopback targets otherwise
 
 
@@ -130,27 +145,28 @@ class _Factory(http.HTTPFactory):
         """No access log: the crawl records its own pages."""
 
 
-class FilterRequest(ProxyRequest):
+class FilterRequest(http.Request):
     """One request of the browser to the proxy: checked, then forwarded or tunnelled."""
 
     def process(self) -> None:
         factory: _Factory = self.channel.factory
         try:
-            host, port, path = _target(self.method, self.uri)
+            host, port = _target(self.method, self.uri)
         except ValueError as exc:
             return self.answer(400, b"bad-request", str(exc))
         d = factory.filter.vet(host, port)
-        d.addCallback(self._forward, factory, host, port, path)
+        d.addCallback(self._forward, factory, port)
         d.addErrback(self._failed, factory.filter, host, port)
 
-    def _forward(self, address: str, factory: _Factory, host: str, port: int, path: bytes
-                 ) -> None:
+    def _forward(self, address: str, factory: _Factory, port: int) -> None:
         if self._disconnected:
             return
         from twisted.internet import reactor
 
         upstream = factory.upstream
-        where = (upstream.host, upstream.port) if upstream else (address, port)
+        host, port = (upstream.host, upstream.port) if upstream else (address, port)
+        endpoint_type = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
+        endpoint = endpoint_type(reactor, host, port, timeout=30)
         if self.method == b"CONNECT":
             preamble = b""
             if upstream is not None:  # the gate answers the browser's CONNECT itself
@@ -158,18 +174,46 @@ class FilterRequest(ProxyRequest):
                 if upstream.authorization:
                     preamble += b"Proxy-Authorization: " + upstream.authorization + b"\r\n"
                 preamble += b"\r\n"
-            reactor.connectTCP(*where, _TunnelFactory(self, preamble, upstream is None))
+            endpoint.connect(_TunnelFactory(self, preamble, upstream is None)).addErrback(
+                self._unreachable)
             return
-        headers = self.getAllHeaders().copy()
-        headers.pop(b"proxy-authorization", None)
-        if upstream is not None:
-            path = self.uri  # a proxy takes the absolute URI
+        headers = Headers({k: v for k, v in self.requestHeaders.getAllRawHeaders()
+                           if k.lower() not in HOP_BY_HOP})
+        agent: Any
+        if upstream is None:
+            agent = Agent.usingEndpointFactory(reactor, _To(endpoint))
+        else:  # a proxy takes the absolute URI, and the gate's credentials
+            agent = ProxyAgent(endpoint, reactor)
             if upstream.authorization:
-                headers[b"proxy-authorization"] = upstream.authorization
+                headers.setRawHeaders(b"proxy-authorization", [upstream.authorization])
         content: Any = self.content
         content.seek(0, 0)
-        reactor.connectTCP(*where, _ForwardFactory(self.method, path, self.clientproto, headers,
-                                                   content.read(), self))
+        body = content.read()
+        d = agent.request(self.method, self.uri, headers,
+                          FileBodyProducer(BytesIO(body)) if body else None)
+        d.addCallbacks(self._relay, self._unreachable)
+        d.addErrback(self._broken)
+
+    def _unreachable(self, failure: Failure) -> None:
+        self.answer(502, b"connection", failure.getErrorMessage())
+
+    def _broken(self, failure: Failure) -> None:
+        logger.error("rendering proxy: relaying %s failed: %s", self.uri.decode(errors="replace"),
+                     failure.getTraceback())
+        if not self._disconnected:
+            browser: Any = self.channel.transport
+            browser.abortConnection()
+
+    def _relay(self, response: IResponse) -> None:
+        """The target's answer, as it comes, to the browser."""
+        if self._disconnected:
+            response.deliverBody(Protocol())  # and dropped
+            return
+        self.setResponseCode(response.code, response.phrase)
+        for name, values in response.headers.getAllRawHeaders():
+            if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length":
+                self.responseHeaders.setRawHeaders(name, values)
+        response.deliverBody(_Body(self))
 
     def _failed(self, failure: Failure, proxy: FilterProxy, host: str, port: int) -> None:
         if failure.check(Refused):
@@ -216,37 +260,59 @@ class FilterRequest(ProxyRequest):
             tunnel.write(pending)
 
 
-def _target(method: bytes, uri: bytes) -> tuple[str, int, bytes]:
-    """host, port and the path to send (plain http) of a proxy request; ValueError if none."""
+def _target(method: bytes, uri: bytes) -> tuple[str, int]:
+    """The host and port a proxy request is for; ValueError if it names none."""
     text = uri.decode("ascii", "replace")
     if method == b"CONNECT":
         parts = urlsplit("//" + text)
         if parts.hostname is None or parts.port is None:
             raise ValueError(f"CONNECT needs host:port, not {text!r}")
-        return parts.hostname, parts.port, b""
+        return parts.hostname, parts.port
     parts = urlsplit(text)
     if parts.scheme != "http" or parts.hostname is None:
         raise ValueError(f"a proxy request needs an absolute http URI, not {text!r}")
-    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    return parts.hostname, parts.port or 80, path.encode("ascii")
+    return parts.hostname, parts.port or 80
 
 
-class _Channel(Proxy):
+class _Channel(http.HTTPChannel):
     requestFactory = FilterRequest
 
 
-class _Forward(ProxyClient):
-    def handleHeader(self, key: bytes, value: bytes) -> None:
-        if key.lower() != VERDICT:  # only the proxy says what the proxy did
-            super().handleHeader(key, value)
+@implementer(IAgentEndpointFactory)
+class _To:
+    """The Agent's connection: to the checked address, whatever the URL's host."""
+
+    def __init__(self, endpoint: IStreamClientEndpoint):
+        self.endpoint = endpoint
+
+    def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
+        return self.endpoint
 
 
-class _ForwardFactory(ProxyClientFactory):
-    protocol = _Forward
-    father: FilterRequest
+class _Body(Protocol):
+    """A response body on its way to the browser, paused while the browser is slower."""
 
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        self.father.answer(502, b"connection", reason.getErrorMessage())
+    def __init__(self, request: FilterRequest):
+        self.request = request
+
+    def connectionMade(self) -> None:
+        source: Any = self.transport
+        self.request.registerProducer(source, True)
+        self.request.notifyFinish().addErrback(lambda _: source.stopProducing())
+
+    def dataReceived(self, data: bytes) -> None:
+        self.request.write(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        request = self.request
+        if request._disconnected:
+            return
+        request.unregisterProducer()
+        if reason.check(ResponseDone, PotentialDataLoss):
+            request.finish()
+        else:  # cut short: the browser sees an error, not a shorter body
+            browser: Any = request.channel.transport
+            browser.abortConnection()
 
 
 class _Tunnel(portforward.Proxy):
@@ -278,6 +344,3 @@ class _TunnelFactory(ClientFactory):
         self.preamble = preamble
         self.established = established  # answer 200 ourselves (no gate to answer)
         self.noisy = False
-
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        self.request.answer(502, b"connection", reason.getErrorMessage())

@@ -173,9 +173,39 @@ def test_a_redirect_the_browser_follows_to_a_forbidden_host_is_refused(
     assert site.log("/rendered/probe.png") == []  # the hop was aborted, never requested
 
 
+def test_a_rendered_https_page_comes_through_the_browsers_tunnel(
+        rapi: ApiServer, site: TestSite) -> None:
+    """https goes through the filtering proxy as a CONNECT tunnel (engine/render_proxy.py),
+    to the site's TLS port (self-signed: `verify_tls: false`)."""
+    site.clear_log()
+    body = scheme(site, "/", RENDER, request={"verify_tls": False})
+    body["start_urls"] = [site.tls_url + "/rendered/delayed/"]
+    final = rapi.wait(rapi.create(body)["id"], timeout=120)
+    assert final["status"] == "completed" and final["items"] == r.DELAYED_ITEMS, final
+    assert len(site.log("/rendered/delayed/")) == 1
+
+
+def test_a_redirect_the_browser_follows_to_a_forbidden_https_host_is_never_requested(
+        rapi: ApiServer, site: TestSite) -> None:
+    """The hop is a CONNECT to the filtering proxy, refused there. Without it, Chromium would
+    reach the site's TLS port (the server maps metadata.google.internal to 127.0.0.1) and
+    fetch the probe, its certificate errors ignored."""
+    port = site.tls_url.rsplit(":", 1)[1]
+    target = f"https://metadata.google.internal:{port}/rendered/probe.png?hop=tls"
+    site.clear_log()
+    task = rapi.create(scheme(site, "/rendered/redirect/?" + urlencode({"to": target}),
+                              {"timeout_s": 10},
+                              request={"retry": {"policy": "skip"}, "verify_tls": False}))
+    final = rapi.wait(task["id"], timeout=120)
+    assert final["items"] == 0, final
+    assert len(site.log("/rendered/redirect/")) == 1  # the page itself was asked for
+    assert site.log("/rendered/probe.png") == []  # the hop was refused, never requested
+
+
 def test_a_page_redirected_by_the_browser_to_a_forbidden_host_is_refused(
         rapi: ApiServer, site: TestSite) -> None:
-    """The mitigation of the gap above: the hop is requested, but its content is refused."""
+    """The filtering proxy's 403 for the hop is the page's refusal, as the guard's, before the
+    page's steps wait on it."""
     port = site.url.rsplit(":", 1)[1]
     target = f"http://metadata.google.internal:{port}/rendered/delayed/"
     task = rapi.create(scheme(site, "/rendered/redirect/?" + urlencode({"to": target}),
