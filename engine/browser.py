@@ -1,13 +1,16 @@
 """The rendering download handler: scrapy-playwright's, with the outbound rules on every
 request a page makes (engine/rendering.py says when it is installed).
 
-The main document already passed the outbound guard as a Scrapy request; its sub-resources
-(scripts, images, XHR/fetch, frames) do not reach Scrapy's middlewares, so a stored run aborts
-each one that breaks the same rules (only http(s), no metadata, link-local or, unless allowed,
-private hosts) before the browser connects. Known gap: redirect hops that Chromium follows
-itself never reach the route handler, so their targets are requested; a page whose redirect
-chain breaks the rules is refused afterwards, so their content never reaches extraction or the
-store (README).
+The main document already passed the outbound guard as a Scrapy request; what Chromium does by
+itself (a page's scripts, images, XHR/fetch, frames, WebSockets, and the redirect hops it
+follows) never reaches Scrapy's middlewares. So, for guarded crawls (stored runs and previews,
+like the guard), Chromium's every connection goes through a filtering proxy in this process
+(engine/render_proxy.py), gates' browser contexts too (the filter forwards to the gate with its
+credentials): a target that breaks the rules (only http(s), no metadata, link-local or, unless
+allowed, private hosts) is answered 403 and never connected to. Playwright's route handler
+aborts a page's sub-resources earlier still (with their resource type in the log); a page whose
+own document the filter answered fails with the filter's reason before its steps run, and the
+redirect chain is checked once more afterwards, so refused content never reaches extraction.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
         else:
             self.abort_request = self.refused
             self.filter = FilterProxy(self.guard.allow_private,
-                                      lambda: self.stats.inc_value(REFUSED_STAT))
+                                      lambda: self.stats.inc_value(REFUSED_STAT),
+                                      tls_policy=self._contextFactory)
             # Every connection of the browser through the filter, the pages of a gate's
             # browser context too (`_through_filter`).
             self.config.launch_options = {**self.config.launch_options,

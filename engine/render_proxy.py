@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from twisted.internet import defer, threads
-from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
 from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
 from twisted.protocols import portforward
@@ -40,13 +40,14 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.client import (
     Agent,
+    BrowserLikePolicyForHTTPS,
     FileBodyProducer,
     ProxyAgent,
     ResponseDone,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgentEndpointFactory, IResponse
+from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS, IResponse
 from zope.interface import implementer
 
 from engine.outbound import Refused, Resolve, Unresolved, checked_address, resolve
@@ -67,6 +68,7 @@ class Upstream:
     host: str
     port: int
     authorization: bytes | None = None  # Proxy-Authorization
+    tls: bool = False  # an https:// gate: TLS to the gate itself
 
     @classmethod
     def from_playwright(cls, proxy: dict[str, Any]) -> Upstream:
@@ -78,17 +80,20 @@ class Upstream:
         if proxy.get("username") is not None:
             pair = f"{unquote(proxy['username'])}:{unquote(proxy.get('password') or '')}"
             auth = b"Basic " + base64.b64encode(pair.encode())
-        return cls(parts.hostname, parts.port or 80, auth)
+        tls = parts.scheme == "https"
+        return cls(parts.hostname, parts.port or (443 if tls else 80), auth, tls)
 
 
 class FilterProxy:
     """The listening ports (one direct, one per gate) and the checked addresses of a crawl."""
 
     def __init__(self, allow_private: bool, on_refused: Callable[[], None],
-                 resolver: Resolve = resolve):
+                 resolver: Resolve = resolve, tls_policy: IPolicyForHTTPS | None = None):
         self.allow_private = allow_private
         self.on_refused = on_refused
         self.resolver = resolver
+        # For https gates: the crawl's own (Scrapy's, which follows the task's verify_tls).
+        self.tls_policy = tls_policy or BrowserLikePolicyForHTTPS()
         self.ports: dict[Upstream | None, IListeningPort] = {}
         self.verdicts: dict[str, str | Refused] = {}  # host -> its checked address, or why not
 
@@ -97,10 +102,14 @@ class FilterProxy:
         if upstream not in self.ports:
             from twisted.internet import reactor
 
-            factory: Any = _Factory(self, upstream)
-            self.ports[upstream] = reactor.listenTCP(0, factory, interface="127.0.0.1")
+            self.ports[upstream] = reactor.listenTCP(0, self.factory(upstream),
+                                                     interface="127.0.0.1")
         address: Any = self.ports[upstream].getHost()
         return f"http://127.0.0.1:{address.port}"
+
+    def factory(self, upstream: Upstream | None) -> Any:
+        """The proxy's protocol factory (`server` listens with it)."""
+        return _Factory(self, upstream)
 
     def browser_proxy(self, upstream: Upstream | None = None) -> dict[str, str]:
         """A Playwright `proxy` option (launch or context) that sends everything here."""
@@ -166,7 +175,10 @@ class FilterRequest(http.Request):
         upstream = factory.upstream
         host, port = (upstream.host, upstream.port) if upstream else (address, port)
         endpoint_type = TCP6ClientEndpoint if ":" in host else TCP4ClientEndpoint
-        endpoint = endpoint_type(reactor, host, port, timeout=30)
+        endpoint: Any = endpoint_type(reactor, host, port, timeout=30)
+        if upstream is not None and upstream.tls:
+            creator = factory.filter.tls_policy.creatorForNetloc(host.encode("idna"), port)
+            endpoint = wrapClientTLS(creator, endpoint)
         if self.method == b"CONNECT":
             preamble = b""
             if upstream is not None:  # the gate answers the browser's CONNECT itself

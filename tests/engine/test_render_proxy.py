@@ -2,7 +2,8 @@
 reactor (pytest-twisted), spoken to over real sockets as Chromium speaks to it, in front of the
 real test site and its proxies: plain requests forwarded, CONNECT tunnelled, to the checked
 address only; forbidden targets answered 403 without a connection; gates chained behind it
-with their credentials. Chromium through it is tests/api/test_render.py."""
+with their credentials (in TLS to an https gate). Chromium through it is
+tests/api/test_render.py."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_twisted
-from twisted.internet import threads
+from scrapy.core.downloader.contextfactory import _load_context_factory_from_settings
+from scrapy.utils.test import get_crawler
+from twisted.internet import reactor, threads
 
 from engine.outbound import resolve
 from engine.render_proxy import VERDICT, FilterProxy, Upstream
+from tests.site import tls
 from tests.site.fixture import TestSite
 
 pytestmark = pytest.mark.timeout(60)
@@ -194,3 +198,39 @@ async def test_a_gate_behind_the_filter_gets_its_credentials(
     assert answer == b"HTTP/1.1 200 Connection established" and b"value-7" in rest, answer
     assert len(seen(site, "m=chain")) == 1
     assert len(f.proxy.ports) == 3  # direct, the auth gate, the chained one: one port each
+
+
+def scrapy_tls(verify: bool) -> Any:
+    """The crawl's TLS policy, as its download handler makes it (the task's verify_tls)."""
+    crawler = get_crawler(settings_dict={"DOWNLOAD_VERIFY_CERTIFICATES": verify})
+    return _load_context_factory_from_settings(crawler)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_https_gate_is_spoken_to_in_tls_as_the_crawl_verifies(
+        filters: Callable[[bool], Filters], site: TestSite) -> None:
+    """An https:// gate (here a filter behind the test site's self-signed TLS): TLS to the
+    gate with the crawl's policy, Scrapy's, which verifies only when the task asks."""
+    gate = filters(True)
+    listening: Any = reactor.listenSSL(0, gate.proxy.factory(None), tls.server_options(),
+                                       interface="127.0.0.1")
+    try:
+        upstream = Upstream.from_playwright(
+            {"server": f"https://127.0.0.1:{listening.getHost().port}"})
+        lenient = filters(True)
+        lenient.proxy.tls_policy = scrapy_tls(verify=False)
+        answer, body = await exchange(lenient.port(upstream), get(site.abs("/links/3/?m=tlsgate")))
+        assert status(answer) == 200 and b"value-3" in body, answer
+        port = site.url.rsplit(":", 1)[1]
+        inner = "GET /links/5/?m=tlstunnel HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        answer, rest = await exchange(lenient.port(upstream), connect(f"127.0.0.1:{port}"),
+                                      then=inner)
+        assert answer == b"HTTP/1.1 200 Connection established" and b"value-5" in rest, answer
+
+        strict = filters(True)  # verify_tls: true refuses the self-signed gate
+        strict.proxy.tls_policy = scrapy_tls(verify=True)
+        answer, _ = await exchange(strict.port(upstream), get(site.abs("/links/3/?m=tlsstrict")))
+        assert (status(answer), header(answer, VERDICT)) == (502, b"connection"), answer
+        assert len(seen(site, "m=tlsgate")) == 1 and seen(site, "m=tlsstrict") == []
+    finally:
+        await listening.stopListening()

@@ -11,7 +11,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
 from twisted.internet.ssl import CertificateOptions
 
 
@@ -28,5 +27,4 @@ def server_options() -> CertificateOptions:
                 x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                 critical=False)
             .sign(key, hashes.SHA256()))
-    return CertificateOptions(privateKey=crypto.PKey.from_cryptography_key(key),
-                              certificate=crypto.X509.from_cryptography(cert))
+    return CertificateOptions(privateKey=key, certificate=cert)
