@@ -31,6 +31,7 @@ from io import BytesIO
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
@@ -117,7 +118,10 @@ class FilterProxy:
 
     async def close(self) -> None:
         ports, self.ports = list(self.ports.values()), {}
-        await defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports])
+        # Awaited on the asyncio loop in a crawl, on the reactor in a test: Scrapy's bridge.
+        await maybe_deferred_to_future(
+            defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports]))
+        logger.info("rendering: the browser's filtering proxy closed (%d ports)", len(ports))
 
     def vet(self, host: str, port: int) -> defer.Deferred[str]:
         """The address to connect to for host:port; fails with Refused or Unresolved."""

@@ -19,6 +19,7 @@ import pytest
 from tests.api.conftest import ApiServer, start_server
 from tests.site import rendered as r
 from tests.site.fixture import TestSite
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                                 reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -180,9 +181,17 @@ def test_a_rendered_https_page_comes_through_the_browsers_tunnel(
     site.clear_log()
     body = scheme(site, "/", RENDER, request={"verify_tls": False})
     body["start_urls"] = [site.tls_url + "/rendered/delayed/"]
-    final = rapi.wait(rapi.create(body)["id"], timeout=120)
+    task = rapi.create(body)
+    final = rapi.wait(task["id"], timeout=120)
     assert final["status"] == "completed" and final["items"] == r.DELAYED_ITEMS, final
     assert len(site.log("/rendered/delayed/")) == 1
+    # The filter closes with the browser, cleanly (the crawl's last words come after the run's).
+    def closed() -> str | None:
+        text = rapi.call("GET", f"/v1/tasks/{task['id']}/log").body.decode()
+        return text if "filtering proxy closed" in text else None
+
+    log = wait_until(closed, timeout=60, message="the filter's closing line in the crawl log")
+    assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
 
 
 def test_a_redirect_the_browser_follows_to_a_forbidden_https_host_is_never_requested(
