@@ -274,6 +274,7 @@ class FilterRequest(http.Request):
         if pending:
             tunnel: Any = peer.transport
             tunnel.write(pending)
+        transport.resumeProducing()  # had the channel paused it for pipelined bytes
 
 
 def _target(method: bytes, uri: bytes) -> tuple[str, int]:

@@ -1,8 +1,10 @@
 """Rendered pages through the API (the scheme's `render`, engine/rendering.py), in the machine's
 Chromium: script-inserted listings with pagination, a delayed render, an infinite scroll on a
 JSON endpoint and a click-to-load button give the site's ground truth; the same pages without
-`render` give nothing (so rendering happened); a page's sub-resource on a forbidden host is
-never requested; the page's proxy and DownloadInfo apply as for plain requests.
+`render` give nothing (so rendering happened); a page's sub-resource, or a redirect hop Chromium
+follows itself (http or https), on a forbidden host is never requested (the filtering proxy,
+engine/render_proxy.py); https pages come through its tunnel; the page's proxy and
+DownloadInfo apply as for plain requests.
 
 The crawls start together (the server runs two at once) and are checked one by one.
 """
