@@ -15,8 +15,8 @@ gate, made on first use, forwards there with the gate's Proxy-Authorization inst
 connecting to the target itself (the target is checked all the same, as the guard checks a
 Scrapy request that goes through a gate).
 
-Twisted's own parts: twisted.web.proxy forwards plain requests (one connection to the target
-per request), twisted.protocols.portforward splices tunnels (with flow control both ways).
+Twisted's own parts: its Agent forwards plain requests (one connection to the target per
+request), twisted.protocols.portforward splices tunnels (engine/render_relay.py).
 """
 
 # mypy: disable-error-code="no-untyped-call"
@@ -34,9 +34,8 @@ from urllib.parse import unquote, urlsplit
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
-from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
-from twisted.protocols import portforward
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.client import (
@@ -44,14 +43,12 @@ from twisted.web.client import (
     BrowserLikePolicyForHTTPS,
     FileBodyProducer,
     ProxyAgent,
-    ResponseDone,
 )
-from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS, IResponse
-from zope.interface import implementer
+from twisted.web.iweb import IPolicyForHTTPS, IResponse
 
 from engine.outbound import Refused, Resolve, Unresolved, checked_address, resolve
+from engine.render_relay import Body, To, TunnelFactory
 
 logger = logging.getLogger(__name__)
 VERDICT = b"x-crawlplane-proxy"  # why the proxy answered itself: refused, dns, connection
@@ -190,14 +187,14 @@ class FilterRequest(http.Request):
                 if upstream.authorization:
                     preamble += b"Proxy-Authorization: " + upstream.authorization + b"\r\n"
                 preamble += b"\r\n"
-            endpoint.connect(_TunnelFactory(self, preamble, upstream is None)).addErrback(
+            endpoint.connect(TunnelFactory(self, preamble, upstream is None)).addErrback(
                 self._unreachable)
             return
         headers = Headers({k: v for k, v in self.requestHeaders.getAllRawHeaders()
                            if k.lower() not in HOP_BY_HOP})
         agent: Any
         if upstream is None:
-            agent = Agent.usingEndpointFactory(reactor, _To(endpoint))
+            agent = Agent.usingEndpointFactory(reactor, To(endpoint))
         else:  # a proxy takes the absolute URI, and the gate's credentials
             agent = ProxyAgent(endpoint, reactor)
             if upstream.authorization:
@@ -229,7 +226,7 @@ class FilterRequest(http.Request):
         for name, values in response.headers.getAllRawHeaders():
             if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length":
                 self.responseHeaders.setRawHeaders(name, values)
-        response.deliverBody(_Body(self))
+        response.deliverBody(Body(self))
 
     def _failed(self, failure: Failure, proxy: FilterProxy, host: str, port: int) -> None:
         if failure.check(Refused):
@@ -257,26 +254,6 @@ class FilterRequest(http.Request):
         self.write(message.encode() + b"\n")
         self.finish()
 
-    def take_over(self, peer: portforward.Proxy) -> None:
-        """Hands the browser's connection, after a CONNECT, to a tunnel (as Twisted's own
-        WebSocket upgrade does): its bytes go to `peer` from now on."""
-        channel = self.channel
-        pending = b"".join(getattr(channel, "_dataBuffer", []))
-        transport: Any = channel.transport
-        transport.unregisterProducer()  # the channel's; the tunnel registers its own
-        end = portforward.Proxy()
-        end.noisy = False
-        channel.dataReceived = end.dataReceived  # type: ignore[method-assign]
-        channel.connectionLost = end.connectionLost  # type: ignore[method-assign]
-        end.makeConnection(transport)
-        end.setPeer(peer)
-        peer.setPeer(end)
-        if pending:
-            tunnel: Any = peer.transport
-            tunnel.write(pending)
-        transport.resumeProducing()  # had the channel paused it for pipelined bytes
-
-
 def _target(method: bytes, uri: bytes) -> tuple[str, int]:
     """The host and port a proxy request is for; ValueError if it names none."""
     text = uri.decode("ascii", "replace")
@@ -293,71 +270,3 @@ def _target(method: bytes, uri: bytes) -> tuple[str, int]:
 
 class _Channel(http.HTTPChannel):
     requestFactory = FilterRequest
-
-
-@implementer(IAgentEndpointFactory)
-class _To:
-    """The Agent's connection: to the checked address, whatever the URL's host."""
-
-    def __init__(self, endpoint: IStreamClientEndpoint):
-        self.endpoint = endpoint
-
-    def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
-        return self.endpoint
-
-
-class _Body(Protocol):
-    """A response body on its way to the browser, paused while the browser is slower."""
-
-    def __init__(self, request: FilterRequest):
-        self.request = request
-
-    def connectionMade(self) -> None:
-        source: Any = self.transport
-        self.request.registerProducer(source, True)
-        self.request.notifyFinish().addErrback(lambda _: source.stopProducing())
-
-    def dataReceived(self, data: bytes) -> None:
-        self.request.write(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        request = self.request
-        if request._disconnected:
-            return
-        request.unregisterProducer()
-        if reason.check(ResponseDone, PotentialDataLoss):
-            request.finish()
-        else:  # cut short: the browser sees an error, not a shorter body
-            browser: Any = request.channel.transport
-            browser.abortConnection()
-
-
-class _Tunnel(portforward.Proxy):
-    def connectionMade(self) -> None:
-        factory: _TunnelFactory = self.factory  # type: ignore[assignment]
-        request, ours = factory.request, self.transport
-        assert ours is not None
-        if request._disconnected:
-            ours.loseConnection()
-            return
-        if factory.established:
-            browser: Any = request.channel.transport
-            browser.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        if factory.preamble:
-            ours.write(factory.preamble)
-        request.take_over(self)
-        # Flow control both ways, as twisted.protocols.portforward does.
-        assert self.peer is not None
-        theirs: Any = self.peer.transport
-        ours.registerProducer(theirs, True)  # type: ignore[attr-defined]
-        theirs.registerProducer(ours, True)
-
-
-class _TunnelFactory(ClientFactory):
-    protocol = _Tunnel  # type: ignore[assignment]
-
-    def __init__(self, request: FilterRequest, preamble: bytes, established: bool):
-        self.request = request
-        self.preamble = preamble
-        self.established = established  # answer 200 ourselves (no gate to answer)
-        self.noisy = False
