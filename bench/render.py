@@ -4,10 +4,12 @@
 
 Starts the test site (tests/site/server.py) and crawls its generated pages (/gen/: 10 links
 and one item a page) with `scrapy crawl task -a scheme=...`, following links up to --pages
-pages, once plain and once with `"render": {"enabled": true}`. Prints pages/s of each (Scrapy's
-own count over its elapsed time, start-up left out) and the peak resident memory of the crawl:
-the Python process alone and its whole process tree (Playwright's driver and Chromium's
-processes included), sampled every 100 ms.
+pages, once plain, once with `"render": {"enabled": true}`, and once more rendered with the
+outbound guard on, as in a stored run (the browser behind the filtering proxy,
+engine/render_proxy.py; switched on by the guard's own setting, private targets allowed for the
+loopback site). Prints pages/s of each (Scrapy's own count over its elapsed time, start-up left
+out) and the peak resident memory of the crawl: the Python process alone and its whole process
+tree (Playwright's driver and Chromium's processes included), sampled every 100 ms.
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def crawl(name: str, scheme: dict[str, Any], work: Path, env: dict[str, str]
-          ) -> dict[str, float]:
+def crawl(name: str, scheme: dict[str, Any], work: Path, env: dict[str, str],
+          settings: tuple[str, ...] = ()) -> dict[str, float]:
     path = work / f"{name}.json"
     path.write_text(json.dumps(scheme))
     log = work / f"{name}.log"
     proc = subprocess.Popen([SCRAPY, "crawl", "task", "-a", f"scheme={path}",
-                             "-s", "LOG_LEVEL=INFO", "-s", f"LOG_FILE={log}"],
+                             "-s", "LOG_LEVEL=INFO", "-s", f"LOG_FILE={log}",
+                             *(arg for s in settings for arg in ("-s", s))],
                             cwd=ROOT, env=env, start_new_session=True)
     own = tree = 0
     while proc.poll() is None:
@@ -93,8 +96,11 @@ def main() -> None:
             "politeness": {"obey_robots": False, "concurrency": args.concurrency},
         }
         results = {}
-        for name, scheme in (("plain", base), ("rendered", {**base, "render": {}})):
-            results[name] = crawl(name, scheme, Path(tmp), env)
+        guarded = ("CRAWLPLANE_PREVIEW=True", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS=True")
+        rendered = {**base, "render": {}}
+        for name, scheme, settings in (("plain", base, ()), ("rendered", rendered, ()),
+                                       ("filtered", rendered, guarded)):
+            results[name] = crawl(name, scheme, Path(tmp), env, settings)
             r = results[name]
             print(f"{name:9} {r['pages']:5.0f} pages {r['items']:5.0f} items "
                   f"{r['elapsed']:6.2f} s  {r['pages_per_s']:7.1f} pages/s  "
@@ -102,6 +108,8 @@ def main() -> None:
                   f"{r['tree_rss_mb']:6.1f} MB (with browser)")
         ratio = results["rendered"]["pages_per_s"] / results["plain"]["pages_per_s"]
         print(f"rendered/plain throughput: {ratio:.3f} (concurrency {args.concurrency})")
+        ratio = results["filtered"]["pages_per_s"] / results["rendered"]["pages_per_s"]
+        print(f"filtered/rendered throughput: {ratio:.3f} (the browser behind the filter)")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """The rendering download handler: scrapy-playwright's, with the outbound rules on every
 request a page makes (engine/rendering.py says when it is installed).
 
-The main document already passed the outbound guard as a Scrapy request; its sub-resources
-(scripts, images, XHR/fetch, frames) do not reach Scrapy's middlewares, so a stored run aborts
-each one that breaks the same rules (only http(s), no metadata, link-local or, unless allowed,
-private hosts) before the browser connects. Known gap: redirect hops that Chromium follows
-itself never reach the route handler, so their targets are requested; a page whose redirect
-chain breaks the rules is refused afterwards, so their content never reaches extraction or the
-store (README).
+The main document already passed the outbound guard as a Scrapy request; what Chromium does by
+itself (a page's scripts, images, XHR/fetch, frames, WebSockets, and the redirect hops it
+follows) never reaches Scrapy's middlewares. So, for guarded crawls (stored runs and previews,
+like the guard), Chromium's every connection goes through a filtering proxy in this process
+(engine/render_proxy.py), gates' browser contexts too (the filter forwards to the gate with its
+credentials): a target that breaks the rules (only http(s), no metadata, link-local or, unless
+allowed, private hosts) is answered 403 and never connected to. Playwright's route handler
+aborts a page's sub-resources earlier still (with their resource type in the log); a page whose
+own document the filter answered fails with the filter's reason before its steps run, and the
+redirect chain is checked once more afterwards, so refused content never reaches extraction.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from scrapy.exceptions import (
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
+    NotConfigured,
 )
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.headers import use_scrapy_headers
 
 from engine.downloadermiddlewares.guard import OutboundGuardMiddleware, TargetRefused
+from engine.render_proxy import VERDICT, FilterProxy, Upstream
 
 logger = logging.getLogger(__name__)
 REFUSED_STAT = "crawlplane/render/refused"
@@ -52,10 +57,20 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.guard: OutboundGuardMiddleware | None = None
-        if crawler.settings.get("CRAWLPLANE_RUN_ID"):  # stored runs only, like the guard
-            allow_private = crawler.settings.getbool("CRAWLPLANE_ALLOW_PRIVATE_TARGETS")
-            self.guard = OutboundGuardMiddleware(crawler, allow_private)
+        self.filter: FilterProxy | None = None
+        try:  # stored runs (and previews) only, like the guard
+            self.guard = OutboundGuardMiddleware.from_crawler(crawler)
+        except NotConfigured:
+            pass
+        else:
             self.abort_request = self.refused
+            self.filter = FilterProxy(self.guard.allow_private,
+                                      lambda: self.stats.inc_value(REFUSED_STAT),
+                                      tls_policy=self._contextFactory)
+            # Every connection of the browser through the filter, the pages of a gate's
+            # browser context too (`_through_filter`).
+            self.config.launch_options = {**self.config.launch_options,
+                                          "proxy": self.filter.browser_proxy()}
         self.closed = False
         settings = crawler.settings
         self.max_size = settings.getint("DOWNLOAD_MAXSIZE")
@@ -72,9 +87,13 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
         if not self.closed:
             self.closed = True
             await super().close()
+            if self.filter is not None:
+                await self.filter.close()
 
     async def _download_request(self, request: Request,
                                 spider: Spider | None = None) -> Response:
+        if self.filter is not None:
+            self._through_filter(request)
         try:
             response: Response = await super()._download_request(request, spider)
         except PlaywrightTimeout as exc:
@@ -89,13 +108,39 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
                         DownloadFailedError)
             raise kind(exc.message.splitlines()[0]) from exc
         self._check_limits(request, response)
-        if self.guard is not None:  # the hops Chromium followed itself: keep their content out
+        if self.guard is not None:  # the hops Chromium followed, checked again: content kept out
             for url in [*request.meta.get("redirect_urls", [])[1:], response.url]:
                 problem = await self.guard.problem(url)
                 if problem is not None:
                     self.stats.inc_value(REFUSED_STAT)
                     raise TargetRefused(f"refused: redirect to {problem}")
         return response
+
+    def _through_filter(self, request: Request) -> None:
+        """A gate's browser context gets the filter's port for that gate as its proxy (the
+        filter adds the gate's credentials)."""
+        kwargs = request.meta.get("playwright_context_kwargs") or {}
+        if "proxy" in kwargs:
+            assert self.filter is not None
+            gate = Upstream.from_playwright(kwargs["proxy"])
+            request.meta["playwright_context_kwargs"] = {
+                **kwargs, "proxy": self.filter.browser_proxy(gate)}
+
+    async def _get_response_and_download(self, request: Request, page: Any, spider: Spider
+                                         ) -> tuple[Any, Any]:
+        """After the navigation, before the page's steps: the filter's own answer to the
+        page's document (or to where Chromium was redirected) as the Scrapy error it stands
+        for, so that the steps do not wait on it."""
+        response, download = await super()._get_response_and_download(request, page, spider)
+        verdict = None if response is None else await response.header_value(VERDICT.decode())
+        if verdict is not None:
+            reason = (await response.text()).strip()
+            if verdict == "refused":  # counted and logged by the filter
+                hop = "redirect to " if response.url != request.url else ""
+                raise TargetRefused(f"refused: {hop}{reason}")
+            kind = CannotResolveHostError if verdict == "dns" else DownloadConnectionRefusedError
+            raise kind(f"the browser's proxy: {reason}")
+        return response, download
 
     def _check_limits(self, request: Request, response: Response) -> None:
         """The task's `max_response_kb` and `max_redirects`, checked once Chromium is done (it

@@ -84,18 +84,37 @@ def resolve(host: str, port: int | None) -> list[str]:
 Resolve = Callable[[str, int | None], list[str]]
 
 
-def host_problem(host: str, port: int | None, allow_private: bool,
-                 resolver: Resolve = resolve) -> str | None:
-    name = host.lower().rstrip(".")
+class Unresolved(ValueError):
+    """A host name that does not resolve."""
+
+
+def checked_address(host: str, port: int | None, allow_private: bool,
+                    resolver: Resolve = resolve) -> str:
+    """The address to connect to for `host`, once every address it resolves to passed the
+    rules: connecting to this one instead of resolving again keeps a second DNS answer (a
+    rebinding) out. Raises Refused, or Unresolved."""
+    name = host.lower().rstrip(".").strip("[]")
     if name in METADATA_HOSTS:
-        return f"{host} is a cloud metadata host"
-    if is_literal(name):
-        kind = address_kind(name, allow_private)
-        return f"{host} is {kind}" if kind else None
-    for address in resolver(name, port):
+        raise Refused(f"{host} is a cloud metadata host")
+    addresses = [name] if is_literal(name) else resolver(name, port)
+    if not addresses:
+        raise Unresolved(f"{host} does not resolve")
+    for address in addresses:
         kind = address_kind(address, allow_private)
         if kind is not None:
-            return f"{host} resolves to {address}, {kind}"
+            raise Refused(f"{host} is {kind}" if address == name
+                          else f"{host} resolves to {address}, {kind}")
+    return min(addresses, key=lambda a: ":" in a)  # IPv4 first, as Scrapy's resolver
+
+
+def host_problem(host: str, port: int | None, allow_private: bool,
+                 resolver: Resolve = resolve) -> str | None:
+    try:
+        checked_address(host, port, allow_private, resolver)
+    except Refused as exc:
+        return str(exc)
+    except Unresolved:
+        return None  # the request itself fails with the clearer DNS error
     return None
 
 

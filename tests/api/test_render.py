@@ -1,8 +1,10 @@
 """Rendered pages through the API (the scheme's `render`, engine/rendering.py), in the machine's
 Chromium: script-inserted listings with pagination, a delayed render, an infinite scroll on a
 JSON endpoint and a click-to-load button give the site's ground truth; the same pages without
-`render` give nothing (so rendering happened); a page's sub-resource on a forbidden host is
-never requested; the page's proxy and DownloadInfo apply as for plain requests.
+`render` give nothing (so rendering happened); a page's sub-resource, or a redirect hop Chromium
+follows itself (http or https), on a forbidden host is never requested (the filtering proxy,
+engine/render_proxy.py); https pages come through its tunnel; the page's proxy and
+DownloadInfo apply as for plain requests.
 
 The crawls start together (the server runs two at once) and are checked one by one.
 """
@@ -19,6 +21,7 @@ import pytest
 from tests.api.conftest import ApiServer, start_server
 from tests.site import rendered as r
 from tests.site.fixture import TestSite
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                                 reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -161,8 +164,6 @@ def test_a_gate_proxy_carries_the_rendered_page(rapi: ApiServer, site: TestSite)
     assert [e["via_proxy"] for e in entries] == [True], entries
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: Playwright's route handler never sees the "
-                   "redirect hops Chromium follows itself (README, Rendered pages)")
 def test_a_redirect_the_browser_follows_to_a_forbidden_host_is_refused(
         rapi: ApiServer, site: TestSite) -> None:
     port = site.url.rsplit(":", 1)[1]
@@ -175,9 +176,47 @@ def test_a_redirect_the_browser_follows_to_a_forbidden_host_is_refused(
     assert site.log("/rendered/probe.png") == []  # the hop was aborted, never requested
 
 
+def test_a_rendered_https_page_comes_through_the_browsers_tunnel(
+        rapi: ApiServer, site: TestSite) -> None:
+    """https goes through the filtering proxy as a CONNECT tunnel (engine/render_proxy.py),
+    to the site's TLS port (self-signed: `verify_tls: false`)."""
+    site.clear_log()
+    body = scheme(site, "/", RENDER, request={"verify_tls": False})
+    body["start_urls"] = [site.tls_url + "/rendered/delayed/"]
+    task = rapi.create(body)
+    final = rapi.wait(task["id"], timeout=120)
+    assert final["status"] == "completed" and final["items"] == r.DELAYED_ITEMS, final
+    assert len(site.log("/rendered/delayed/")) == 1
+    # The filter closes with the browser, cleanly (the crawl's last words come after the run's).
+    def closed() -> str | None:
+        text = rapi.call("GET", f"/v1/tasks/{task['id']}/log").body.decode()
+        return text if "filtering proxy closed" in text else None
+
+    log = wait_until(closed, timeout=60, message="the filter's closing line in the crawl log")
+    assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
+
+
+def test_a_redirect_the_browser_follows_to_a_forbidden_https_host_is_never_requested(
+        rapi: ApiServer, site: TestSite) -> None:
+    """The hop is a CONNECT to the filtering proxy, refused there. Without it, Chromium would
+    reach the site's TLS port (the server maps metadata.google.internal to 127.0.0.1) and
+    fetch the probe, its certificate errors ignored."""
+    port = site.tls_url.rsplit(":", 1)[1]
+    target = f"https://metadata.google.internal:{port}/rendered/probe.png?hop=tls"
+    site.clear_log()
+    task = rapi.create(scheme(site, "/rendered/redirect/?" + urlencode({"to": target}),
+                              {"timeout_s": 10},
+                              request={"retry": {"policy": "skip"}, "verify_tls": False}))
+    final = rapi.wait(task["id"], timeout=120)
+    assert final["items"] == 0, final
+    assert len(site.log("/rendered/redirect/")) == 1  # the page itself was asked for
+    assert site.log("/rendered/probe.png") == []  # the hop was refused, never requested
+
+
 def test_a_page_redirected_by_the_browser_to_a_forbidden_host_is_refused(
         rapi: ApiServer, site: TestSite) -> None:
-    """The mitigation of the gap above: the hop is requested, but its content is refused."""
+    """The filtering proxy's 403 for the hop is the page's refusal, as the guard's, before the
+    page's steps wait on it."""
     port = site.url.rsplit(":", 1)[1]
     target = f"http://metadata.google.internal:{port}/rendered/delayed/"
     task = rapi.create(scheme(site, "/rendered/redirect/?" + urlencode({"to": target}),

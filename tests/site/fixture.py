@@ -44,6 +44,8 @@ class TestSite:
     def __init__(self, proc: subprocess.Popen[str], url: str, proxies: dict[str, str]) -> None:
         self.proc = proc
         self.url = url  # "http://127.0.0.1:PORT", no trailing slash
+        # the same site over TLS, self-signed (tests/site/tls.py): "https://127.0.0.1:PORT"
+        self.tls_url = proxies.pop("site_tls")
         self.proxies = proxies  # proxy_ok, proxy_403, proxy_refused, proxy_auth
 
     @classmethod

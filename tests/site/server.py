@@ -1,8 +1,8 @@
 # mypy: disable-error-code="no-untyped-call"
 """The Crawlplane test site: ``python tests/site/server.py [--port 0] [--gen-pages 5000]``.
 
-Prints the site URL on the first stdout line and a JSON object of proxy URLs on the second,
-then serves on 127.0.0.1 until killed.
+Prints the site URL on the first stdout line and a JSON object of proxy URLs (and the same
+site's https URL, "site_tls") on the second, then serves on 127.0.0.1 until killed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from twisted.web.resource import IResource, Resource
 
 from tests.site import behaviours as b
 from tests.site import pages as p
-from tests.site import proxy, realweb
+from tests.site import proxy, realweb, tls
 from tests.site import rendered as r
 from tests.site.reqlog import LoggingSite, LogResource
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     site = LoggingSite(build_root(args.gen_pages))
     tcp: Any = _reactor  # zope interfaces confuse mypy without its plugin
     port = tcp.listenTCP(args.port, site, interface="127.0.0.1")
+    secure = tcp.listenSSL(0, site, tls.server_options(), interface="127.0.0.1")
     ok = tcp.listenTCP(0, proxy.forwarding_factory(), interface="127.0.0.1")
     auth = tcp.listenTCP(0, proxy.auth_forwarding_factory(), interface="127.0.0.1")
     forbidden = tcp.listenTCP(0, proxy.forbidden_factory(), interface="127.0.0.1")
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         "proxy_403": url(forbidden),
         "proxy_refused": f"http://127.0.0.1:{proxy.refused_port()}",
         "proxy_auth": url(auth).replace("http://", "http://user:pass@"),
+        "site_tls": url(secure).replace("http://", "https://"),
     }
     sys.stdout.write(url(port) + "\n" + json.dumps(proxies) + "\n")
     sys.stdout.flush()
