@@ -12,7 +12,6 @@ The crawls start together (the server runs two at once) and are checked one by o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +20,13 @@ import pytest
 from tests.api.conftest import ApiServer, start_server
 from tests.site import rendered as r
 from tests.site.fixture import TestSite
+from tests.support.chromium import require_chromium
 from tests.support.wait import wait_until
 
-pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
+
+@pytest.fixture(autouse=True, scope="module")
+def chromium() -> None:
+    require_chromium()
 
 ITEM = {"selector": "CSS: li.product", "fields": [
     {"name": "name", "selector": "CSS: h2"},

@@ -4,7 +4,6 @@ Without chromium the tests fail in CI and are skipped, saying so, on a developer
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.support.chromium import CHROMIUM, require_chromium
 
-CHROMIUM = os.environ.get("CRAWLPLANE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path("/tmp/console-shots")
@@ -22,11 +20,7 @@ SHOTS = Path("/tmp/console-shots")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"no chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-        if in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason + ": skipped on this machine only")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, inspect
 
 from engine.store import schema, store_url
 from engine.store.tables import metadata
+from tests.conftest import in_ci
 from tests.site.fixture import TestSite
 from tests.store.released.stores import ITEMS, make_store
 from tests.support.server import Server
@@ -30,7 +31,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     from tests import pg
 
     if not pg.available():
-        pytest.skip(f"PostgreSQL is not reachable at {pg.ADMIN_URL}")
+        reason = f"PostgreSQL is not reachable at {pg.ADMIN_URL}"
+        if in_ci():
+            pytest.fail(reason + ", and CI=true", pytrace=False)
+        pytest.skip(reason + ": skipped on this machine only")
     with pg.fresh_database() as url:
         yield url, store_url(url, tmp_path)
 
