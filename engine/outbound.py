@@ -31,6 +31,10 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 WEB_SCHEMES = frozenset({"http", "https"})
 PRIVATE_HINT = "set CRAWLPLANE_ALLOW_PRIVATE_TARGETS=1 to allow loopback and private targets"
 
+# Behind the guard's http(s)-only rule, a second wall: a stored run (and a preview) has no
+# download handler for these at all (merged over DOWNLOAD_HANDLERS, so a render handler stays).
+NO_LOCAL_SCHEMES: dict[str, None] = {"file": None, "data": None, "ftp": None, "s3": None}
+
 
 class Refused(ValueError):
     """An outbound URL that may not be reached; the message says why."""

@@ -27,11 +27,11 @@ from engine.cookies import use_bundled_suffix_list
 from engine.downloadermiddlewares.pages import PAGE_ID, report_failure
 from engine.extraction.items import extract_items, extract_links
 from engine.ids import new_id
+from engine.outbound import NO_LOCAL_SCHEMES
 from engine.scheme import Scheme, parse_scheme
 from engine.signals import page_finished
 from engine.task_settings import apply_scheme
 
-NO_LOCAL_SCHEMES = {"file": None, "data": None, "ftp": None, "s3": None}
 DEADLINE = 20.0  # seconds a preview crawl may take (the API passes its own)
 MAX_RETRY_DELAY_MS = 1000
 
@@ -67,7 +67,9 @@ class PreviewSpider(Spider):
                              priority="spider")
         # A stored run's walls: the outbound guard and no handler for local schemes.
         crawler.settings.set("CRAWLPLANE_PREVIEW", True, priority="spider")
-        crawler.settings.set("DOWNLOAD_HANDLERS", NO_LOCAL_SCHEMES, priority="spider")
+        # (over the scheme's handlers: a rendering scheme keeps its browser)
+        handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
+        crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.page_finished, signal=page_finished)
         assert isinstance(spider, PreviewSpider)

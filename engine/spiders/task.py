@@ -29,6 +29,7 @@ from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.frontier import DETAIL, FOLLOW_DEPTH, KEY, PAGE_NO, page_key
 from engine.ids import new_id
 from engine.login import LoginFlow
+from engine.outbound import NO_LOCAL_SCHEMES
 from engine.run_warnings import ExtractionWatch
 from engine.scheme import FieldRule, Scheme, parse_scheme
 from engine.signals import page_parsed
@@ -38,7 +39,6 @@ from engine.store_access import crawl_store
 from engine.task_settings import apply_scheme
 
 SCHEDULER = "engine.frontier.scheduler.StoreScheduler"
-NO_LOCAL_SCHEMES = {"file": None, "data": None, "ftp": None, "s3": None}
 
 
 def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
@@ -94,8 +94,6 @@ class TaskSpider(Spider):
         if run_id:
             crawler.settings.set("CRAWLPLANE_TASK_ID", task_id, priority="spider")
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
-            # Behind the guard's http(s)-only rule, a second wall: a stored run has no
-            # handler for file:, data:, ftp: or s3: at all.
             handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
             crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
             if not is_job(crawler.settings):

@@ -243,3 +243,15 @@ def test_max_response_kb_and_max_redirects_apply_to_rendered_pages(
         page = rapi.ok("GET", f"/v1/tasks/{task['id']}/pages?take=10")["data"][0]
         info = rapi.ok("GET", f"/api/v2/tasks/{page['id']}/info")
         assert why in (info["Error"] or ""), info
+
+
+def test_a_preview_renders_as_the_crawl_does(rapi: ApiServer, site: TestSite) -> None:
+    """POST /v1/preview with `render` extracts from the rendered DOM (the items exist only
+    after the page's script ran), through the same browser handler and filter as a crawl."""
+    url = site.abs("/rendered/delayed/")
+    rendered = rapi.ok("POST", "/v1/preview", {"scheme": scheme(site, "/rendered/delayed/",
+                                                                RENDER), "url": url})
+    plain = rapi.ok("POST", "/v1/preview", {"scheme": scheme(site, "/rendered/delayed/", None),
+                                            "url": url})
+    assert len(rendered["items"]) == r.DELAYED_ITEMS, rendered
+    assert plain["items"] == [], plain
