@@ -23,10 +23,10 @@ from w3lib.url import canonicalize_url
 
 from engine.cookies import use_bundled_suffix_list
 from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
-from engine.extensions.jobs import configure_job, is_job
 from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.frontier import DETAIL, FOLLOW_DEPTH, KEY, PAGE_NO, page_key
+from engine.frontier.jobs import configure_job, is_job
 from engine.ids import new_id
 from engine.login import LoginFlow
 from engine.run_warnings import ExtractionWatch
@@ -88,7 +88,7 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
-        if is_job(crawler.settings):  # its pages come from the store (engine/extensions/jobs.py)
+        if is_job(crawler.settings):  # the API fills its frontier (engine/frontier/jobs.py)
             configure_job(crawler.settings)
         use_bundled_suffix_list()
         if run_id:
@@ -98,8 +98,8 @@ class TaskSpider(Spider):
             # handler for file:, data:, ftp: or s3: at all.
             handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
             crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
-            if not is_job(crawler.settings):
-                crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
+            crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
+            if not is_job(crawler.settings):  # (a job's pages are the API's: no keys, no items)
                 crawler.settings.set("CRAWLPLANE_FRONTIER", True, priority="spider")
                 crawler.settings.set("CRAWLPLANE_RUN_PROCESSES", scheme.processes,
                                      priority="spider")

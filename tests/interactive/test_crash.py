@@ -1,0 +1,75 @@
+"""Crash recovery of an interactive job: its crawl process killed (-9) with download tasks in
+flight. They are the job's frontier rows: the launcher hands them back, the run is queued
+again, and the next process fetches them; none is lost, none is fetched a third time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import uuid
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.frontier import worker_for
+from engine.store.tables import pages
+from tests.frontier.conftest import next_pid, open_store
+from tests.interactive.conftest import Server
+from tests.interactive.test_cache import job_task
+from tests.site.fixture import TestSite
+from tests.support.server import wait_gone
+from tests.support.wait import wait_until
+
+
+def job_pages(server: Server, task_id: str) -> list[dict[str, Any]]:
+    store = open_store(server)
+    try:
+        with store.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                select(pages).where(pages.c.task_id == task_id)).mappings()]
+    finally:
+        store.close()
+
+
+def test_killed_job_fetches_its_tasks_in_flight_after_the_relaunch(
+        server: Server, site: TestSite) -> None:
+    client = server.client("crash")
+    token = uuid.uuid4().hex[:8]
+    slow = [site.abs(f"/slow/?delay=2&t={token}&i={i}") for i in range(4)]
+    quick = [site.abs(f"/gen/~{token}/{i}.html") for i in range(3)]
+    tasks = client.start(f"crash-{token}", {"StartUrls": quick + slow})
+    job = job_task(client, f"crash-{token}")
+    for task in tasks[:len(quick)]:  # the quick ones first: the process is at work
+        client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape", params={"selector": "CSS: h1"})
+
+    # A positive barrier: every slow page's request reached the site and is not answered yet.
+    wait_until(lambda: len(site.log(path_prefix="/slow/?delay=2&t=" + token)) == len(slow),
+               30, 0.05, "the slow pages' requests to reach the site")
+    pid = server.crawl_pid(job["id"])
+    run = server.latest_run(job["id"])
+    assert run is not None
+    os.kill(pid, signal.SIGSTOP)
+    # Claimed as frontier rows are: by this process (the launcher hands them back by it).
+    held = {p["url"] for p in job_pages(server, job["id"])
+            if p["state"] == "InProgress" and p["worker"] == worker_for(socket.gethostname(), pid)}
+    os.kill(pid, signal.SIGKILL)
+    wait_gone(pid)
+    assert held == set(slow)
+
+    assert next_pid(server, job["id"], pid) != pid
+    again = server.latest_run(job["id"])  # the same run, queued again, in a new process
+    assert again is not None and again["id"] == run["id"] and again["tries"] == 1
+    for task in tasks:
+        answer = client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape",
+                              params={"selector": "CSS: h1"}, timeout=60)
+        assert answer.status == 200, answer.body
+        info = client.info(task["Id"])
+        assert info["TaskState"] == "Handled" and info["Result"]["HttpStatusCode"] == 200
+    rows = job_pages(server, job["id"])
+    assert len(rows) == len(tasks) and {r["state"] for r in rows} == {"Handled"}
+    served = Counter(site.abs(e["path"]) for e in site.log() if token in e["path"])
+    # In flight at the kill: fetched again by the new process; the rest once.
+    assert {url: served[url] for url in slow} == {url: 2 for url in slow}
+    assert {url: served[url] for url in quick} == {url: 1 for url in quick}
