@@ -80,13 +80,16 @@ def claim(store: Store, run_id: str, worker: str, limit: int,
     under whichever run was active, and a Continue restart makes pages of earlier runs Created
     again; claimed, they move to this run. Its rows carry their cached body's validators
     (`etag`, `last_modified`) for a conditional request."""
+    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
+    created = (pages.c.state == CREATED, scope)
+    with store.engine.connect() as conn:  # a look first: a poll that finds nothing writes nothing
+        if conn.execute(select(pages.c.id).where(*created).limit(1)).first() is None:
+            return []
     with store.engine.begin() as conn:
-        scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
         query = (select(*REQUEST_COLUMNS, *(JOB_COLUMNS if job is not None else ()))
                  .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
                               if job is not None else pages)
-                 .where(scope, pages.c.state == CREATED)
-                 .order_by(pages.c.created_at, pages.c.id).limit(limit))
+                 .where(*created).order_by(pages.c.created_at, pages.c.id).limit(limit))
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(of=pages, skip_locked=True)
         else:
