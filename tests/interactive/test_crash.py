@@ -1,6 +1,7 @@
-"""Crash recovery of an interactive job: its crawl process killed (-9) with download tasks in
-flight. They are the job's frontier rows: the launcher hands them back, the run is queued
-again, and the next process fetches them; none is lost, none is fetched a third time."""
+"""An interactive job's download tasks are its frontier rows: its crawl process killed (-9)
+with tasks in flight, the launcher hands them back, the run is queued again and the next
+process fetches them; a cancelled job's process hands back what it had not started. None is
+lost, none is fetched more than the interruption requires."""
 
 from __future__ import annotations
 
@@ -73,3 +74,34 @@ def test_killed_job_fetches_its_tasks_in_flight_after_the_relaunch(
     # In flight at the kill: fetched again by the new process; the rest once.
     assert {url: served[url] for url in slow} == {url: 2 for url in slow}
     assert {url: served[url] for url in quick} == {url: 1 for url in quick}
+
+
+def test_a_cancelled_job_hands_back_what_it_had_not_started(
+        server: Server, site: TestSite) -> None:
+    client = server.client("hand-back")
+    token = uuid.uuid4().hex[:8]
+    # 30 slow pages, claimed at once: 16 go to the downloader (8 at a time reach the site),
+    # the rest wait in the process when the job is cancelled.
+    urls = [site.abs(f"/slow/?delay=1&t={token}&i={i}") for i in range(30)]
+    tasks = client.start(f"hand-back-{token}", {"StartUrls": urls})
+    job = job_task(client, f"hand-back-{token}")
+    wait_until(lambda: len(site.log(path_prefix="/slow/?delay=1&t=" + token)) >= 8, 30, 0.05,
+               "the first slow pages' requests to reach the site")
+    pid = server.crawl_pid(job["id"])
+    assert client.call("POST", f"/v1/tasks/{job['id']}/cancel").status == 200
+    wait_gone(pid)
+
+    # Handed back once the process is gone: by its scheduler on close (a local launcher
+    # also hands back by worker what an exited process held; a Scrapyd node does not).
+    rows = job_pages(server, job["id"])
+    assert not [r["url"] for r in rows if r["state"] == "InProgress"]
+    waiting = [r for r in rows if r["state"] == "Created"]
+    assert waiting and all(r["worker"] is None for r in waiting)
+    assert len(waiting) + sum(r["state"] == "Handled" for r in rows) == len(urls)
+
+    for task in tasks:  # the client carries on: a new run fetches what was handed back
+        answer = client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape",
+                              params={"selector": "CSS: h1"}, timeout=60)
+        assert answer.status == 200, answer.body
+    served = Counter(site.abs(e["path"]) for e in site.log() if token in e["path"])
+    assert served == Counter({url: 1 for url in urls})  # none lost, none fetched twice
