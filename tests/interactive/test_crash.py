@@ -105,3 +105,15 @@ def test_a_cancelled_job_hands_back_what_it_had_not_started(
         assert answer.status == 200, answer.body
     served = Counter(site.abs(e["path"]) for e in site.log() if token in e["path"])
     assert served == Counter({url: 1 for url in urls})  # none lost, none fetched twice
+
+
+def test_tasks_go_out_in_the_order_the_client_got_them(server: Server, site: TestSite) -> None:
+    client = server.client("order")
+    token = uuid.uuid4().hex[:8]
+    urls = [site.abs(f"/gen/~{token}/{i}.html") for i in (5, 3, 9, 1, 7, 2)]
+    tasks = client.start(f"order-{token}", {
+        "StartUrls": urls,  # one request at a time to the site: the order shows in its log
+        "CrawlersProtectionBypass": {"CrawlDelays": [{"Host": "127.0.0.1", "Delay": "0.05"}]}})
+    for task in tasks:
+        client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape", params={"selector": "CSS: h1"})
+    assert [site.abs(e["path"]) for e in site.log(path_prefix=f"/gen/~{token}/")] == urls
