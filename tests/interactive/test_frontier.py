@@ -1,7 +1,8 @@
 """An interactive job's download tasks are its frontier rows: its crawl process killed (-9)
 with tasks in flight, the launcher hands them back, the run is queued again and the next
 process fetches them; a cancelled job's process hands back what it had not started. None is
-lost, none is fetched more than the interruption requires."""
+lost, none is fetched more than the interruption requires. Like a stored run's, a job's process
+holds a bounded window of claimed tasks, taken oldest first."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from engine.frontier import worker_for
 from engine.store.tables import pages
 from tests.frontier.conftest import next_pid, open_store
-from tests.interactive.conftest import Server
+from tests.interactive.conftest import Server, start_server, stop_server
 from tests.interactive.test_cache import job_task
 from tests.site.fixture import TestSite
 from tests.support.server import wait_gone
@@ -117,3 +119,28 @@ def test_tasks_go_out_in_the_order_the_client_got_them(server: Server, site: Tes
     for task in tasks:
         client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape", params={"selector": "CSS: h1"})
     assert [site.abs(e["path"]) for e in site.log(path_prefix=f"/gen/~{token}/")] == urls
+
+
+def test_a_job_holds_at_most_a_batch_beyond_what_it_downloads(
+        tmp_path: Path, site: TestSite) -> None:
+    own = start_server(tmp_path, CRAWLPLANE_FRONTIER_BATCH="4", CRAWLPLANE_JOB_IDLE_TIMEOUT="2")
+    try:
+        client = own.client("window")
+        token = uuid.uuid4().hex[:8]
+        urls = [site.abs(f"/slow/?delay=3&t={token}&i={i}") for i in range(30)]
+        tasks = client.start(f"window-{token}", {"StartUrls": urls})
+        job = job_task(client, f"window-{token}")
+
+        def states() -> Counter[str]:
+            return Counter(r["state"] for r in job_pages(own, job["id"]))
+
+        # 16 requests in Scrapy's downloader (CONCURRENT_REQUESTS) and a batch of 4 waiting in
+        # the scheduler: the other 10 stay Created for any process (the old feed took all 30).
+        wait_until(lambda: states() == Counter({"InProgress": 20, "Created": 10}), 30, 0.05,
+                   lambda: f"20 pages claimed and 10 left: {states()}")
+        for task in tasks:
+            answer = client.ready("GET", f"/api/v2/tasks/{task['Id']}/scrape",
+                                  params={"selector": "CSS: h1"}, timeout=60)
+            assert answer.status == 200, answer.body
+    finally:
+        stop_server(own)
