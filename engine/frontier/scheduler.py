@@ -90,8 +90,9 @@ class StoreScheduler(BaseScheduler):
         """Claimed and not finished: back to Created. A stored run's page finished meanwhile
         is committed by the recorder either way (all this process holds goes back, including
         pages dropped in flight). A job's finished page is written only while InProgress
-        (jobpages.write): only what never reached the downloader goes back; the server hands
-        back what a job's run left (engine/store/jobs.py, run_finished)."""
+        (jobpages.write): only what never reached the downloader goes back here; what the
+        process still held when it exited, the launcher hands back by worker, and the server
+        what an ended run left (engine/store/jobs.py, run_finished)."""
         if self.job is None:
             self.window.clear()
             frontier.release(self.store, self.run_id, self.worker)
