@@ -49,7 +49,7 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         return parse_scheme(text), run_id
     if task_id is None:
         raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
-    # The crawl's one store, which the recorder and the job feeder use too.
+    # The crawl's one store, which the recorder and the scheduler use too.
     store = crawl_store(crawler)
     task = store.get_task(task_id)
     if task is None:
