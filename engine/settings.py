@@ -44,7 +44,6 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "engine.extensions.recorder.StoreRecorder": 500,
-    "engine.extensions.jobs.JobFeeder": 510,  # interactive jobs only
 }
 # The one exporter of each results format: feeds (`scrapy crawl -O`) use it, and so does the
 # control API's renderer (control_api/results.py), so a file is the same either way.
@@ -73,21 +72,21 @@ CRAWLPLANE_WORKER_NICE = int(os.environ.get("CRAWLPLANE_WORKER_NICE", "5"))
 CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
 # The durable frontier of stored runs (engine/frontier/): set by the `task` spider for a stored
-# run; new pages are written and Created pages claimed this many at a time.
+# run; new pages are written and Created pages claimed this many at a time (an interactive
+# job's too: at most this many claimed pages wait in its process).
 CRAWLPLANE_FRONTIER = False
 CRAWLPLANE_FRONTIER_BATCH = int(os.environ.get("CRAWLPLANE_FRONTIER_BATCH", "100"))
 # Crawl processes working on the run's frontier at once (the scheme's `processes`).
 CRAWLPLANE_RUN_PROCESSES = 1
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
-# Interactive jobs (engine/extensions/jobs.py): "crawl" or "job", set from the stored task.
+# Interactive jobs (engine/frontier/jobs.py): "crawl" or "job", set from the stored task.
 CRAWLPLANE_TASK_KIND = "crawl"
 # A job's crawl process polls the store for new download tasks this often (seconds; at the
-# quiet interval once nothing came for 5 s), takes at most this many at a time, and closes
-# after this many seconds without new work (the API launches a new one when work arrives).
+# quiet interval once nothing came for 5 s), and closes after this many seconds without new
+# work (the API launches a new one when work arrives).
 CRAWLPLANE_JOB_POLL_INTERVAL = float(os.environ.get("CRAWLPLANE_JOB_POLL_INTERVAL", "0.02"))
 CRAWLPLANE_JOB_QUIET_POLL_INTERVAL = 0.1
-CRAWLPLANE_JOB_BATCH = 200
 CRAWLPLANE_JOB_IDLE_TIMEOUT = float(os.environ.get("CRAWLPLANE_JOB_IDLE_TIMEOUT", "60"))
 
 # Politeness and request gates (engine/downloadermiddlewares/: crawl_delay.py, gates.py,

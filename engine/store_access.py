@@ -1,5 +1,5 @@
 """One store per crawl process: the spider (reading its scheme), the store recorder and the
-job feeder share it. Opened on first use from the crawler's settings, kept on the crawler,
+scheduler share it. Opened on first use from the crawler's settings, kept on the crawler,
 closed when the crawl's engine has stopped (after every `spider_closed` handler is done)."""
 
 from __future__ import annotations

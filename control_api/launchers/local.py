@@ -22,8 +22,8 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from control_api.config import Config
 from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from control_api.launchers.processes import Forked, ForkServer, Worker, pid_alive
-from engine.extensions.jobs import NUDGE
 from engine.frontier import worker_for
+from engine.frontier.jobs import NUDGE
 from engine.store import Row, Store, runs
 from engine.store.frontier import release
 from engine.store.runs import claim
@@ -317,7 +317,7 @@ class LocalLauncher:
 
     def nudge(self, run: Row) -> None:
         """A queued run starts; a running crawl process of this server takes its new work at
-        once (engine/extensions/jobs.py polls on NUDGE), others poll the store anyway."""
+        once (engine/frontier/jobs.py polls on NUDGE), others poll the store anyway."""
         if run["status"] == "queued":
             self.kick()
             return

@@ -1,1 +1,1 @@
-"""The Scrapy extensions of the project: the store recorder and the job feeder."""
+"""The Scrapy extensions of the project: the store recorder."""

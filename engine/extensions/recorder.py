@@ -28,7 +28,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
-from engine.extensions.jobs import is_job
+from engine.frontier.jobs import is_job
 from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
 from engine.run_warnings import ExtractionWatch, max_pages_warning, run_warnings

@@ -1,13 +1,16 @@
 """`StoreScheduler`: Scrapy's scheduler seam (as scrapy-redis uses it) backed by the store.
 
-The `task` spider sets `SCHEDULER` to this class for a stored run (not for `-a scheme=` developer
-runs, nor interactive jobs). New requests the spider makes become page rows (engine/store/
-frontier.py: unique by key per run, within limits.max_pages) in batches of
+The `task` spider sets `SCHEDULER` to this class for a stored run and for an interactive job's
+run (not for `-a scheme=` developer runs). New requests the spider makes become page rows
+(engine/store/frontier.py: unique by key per run, within limits.max_pages) in batches of
 `CRAWLPLANE_FRONTIER_BATCH`; the crawl takes Created pages from the store a batch at a time into
 a bounded window, claimed (InProgress) by this process, and rebuilds their requests from the
 rows (`TaskSpider.request_from_row`): nothing is pickled. Retries and redirects of a claimed page
 stay in memory; so do requests that are not pages (no key). When the crawl closes, pages it
 claimed and did not finish go back to Created for whichever process carries on.
+
+An interactive job's frontier is filled by the API; what is particular to it (who polls, the
+conditional requests, the keep-alive) is its policy, `JobFeed` (engine/frontier/jobs.py).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
+from twisted.internet.defer import Deferred
 
+from engine.downloadermiddlewares.pages import PAGE_ID
 from engine.frontier import CLAIMED, DETAIL, KEY, page_row, worker_name
+from engine.frontier.jobs import JobFeed, is_job
 from engine.store import Row, Store, frontier
 from engine.store_access import crawl_store
 
@@ -47,6 +53,8 @@ class StoreScheduler(BaseScheduler):
         self.store_waits = True
         self.spider: Any = None
         self.max_pages: int | None = None
+        # An interactive job: it polls for its pages itself and hands them to the engine.
+        self.job = JobFeed(crawler, self) if is_job(settings) else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoreScheduler:
@@ -61,23 +69,44 @@ class StoreScheduler(BaseScheduler):
             if released:
                 logger.info("%d pages in flight when an earlier crawl process stopped are "
                             "fetched again", released)
+        if self.job is not None:
+            self.job.open()
+            return
         restore = getattr(spider, "restore_details", None)
         if restore is not None:
             restore(frontier.waiting_items(self.store, self.run_id),
                     frontier.detail_values(self.store, self.run_id))
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str) -> Deferred[None] | None:
+        if self.job is not None:  # once a claim under way is done
+            return self.job.close().addCallback(lambda _: self._hand_back())
         try:
             self._add()
         finally:
-            # Claimed and not finished (still in the window, or dropped in flight): back to
-            # Created. A page finished meanwhile is committed by the recorder either way.
+            self._hand_back()
+        return None
+
+    def _hand_back(self) -> None:
+        """Claimed and not finished: back to Created. A stored run's page finished meanwhile
+        is committed by the recorder either way (all this process holds goes back, including
+        pages dropped in flight). A job's finished page is written only while InProgress
+        (jobpages.write): only what never reached the downloader goes back here; what the
+        process still held when it exited, the launcher hands back by worker, and the server
+        what an ended run left (engine/store/jobs.py, run_finished)."""
+        if self.job is None:
             self.window.clear()
             frontier.release(self.store, self.run_id, self.worker)
+            return
+        waiting = {r.meta[PAGE_ID] for r in self.memory if r.meta.get(CLAIMED)}
+        self.memory.clear()
+        if waiting:
+            frontier.release(self.store, self.run_id, self.worker, sorted(waiting))
 
     def has_pending_requests(self) -> bool:
         if self.memory or self.window or self.new:
             return True
+        if self.job is not None:  # its feed polls the store (and keeps the spider open)
+            return False
         now = time.monotonic()
         if now >= self.next_check:
             self.store_waits = frontier.waiting(self.store, self.run_id, self.worker)
@@ -96,7 +125,7 @@ class StoreScheduler(BaseScheduler):
     def next_request(self) -> Request | None:
         if self.memory:
             return self.memory.popleft()
-        if not self.window:
+        if not self.window and self.job is None:
             self._refill()
         if not self.window:
             return None
@@ -108,6 +137,12 @@ class StoreScheduler(BaseScheduler):
         return len(self.memory) + len(self.window) + len(self.new)
 
     # -- the store --------------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[Row]:
+        """Up to `limit` Created pages of the run (of the job, for a job), now this process's.
+        Safe in a thread (a job's feed claims off the reactor thread)."""
+        return frontier.claim(self.store, self.run_id, self.worker, limit,
+                              self.task_id if self.job is not None else None)
 
     def _add(self) -> None:
         if not self.new:
@@ -126,7 +161,7 @@ class StoreScheduler(BaseScheduler):
         now = time.monotonic()
         if now < self.next_poll:
             return
-        rows = frontier.claim(self.store, self.run_id, self.worker, self.batch)
+        rows = self.claim(self.batch)
         if rows:
             self.window.extend(rows)
         else:

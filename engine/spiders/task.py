@@ -23,10 +23,10 @@ from w3lib.url import canonicalize_url
 
 from engine.cookies import use_bundled_suffix_list
 from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
-from engine.extensions.jobs import configure_job, is_job
 from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
 from engine.frontier import DETAIL, FOLLOW_DEPTH, KEY, PAGE_NO, page_key
+from engine.frontier.jobs import configure_job, is_job
 from engine.ids import new_id
 from engine.login import LoginFlow
 from engine.outbound import NO_LOCAL_SCHEMES
@@ -49,7 +49,7 @@ def load_scheme(crawler: Crawler, scheme: str | None, task_id: str | None,
         return parse_scheme(text), run_id
     if task_id is None:
         raise ValueError("the task spider needs -a scheme=PATH_OR_JSON or -a task_id=ID")
-    # The crawl's one store, which the recorder and the job feeder use too.
+    # The crawl's one store, which the recorder and the scheduler use too.
     store = crawl_store(crawler)
     task = store.get_task(task_id)
     if task is None:
@@ -88,7 +88,7 @@ class TaskSpider(Spider):
         scheme, run_id = load_scheme(crawler, kwargs.pop("scheme", None), task_id,
                                      kwargs.pop("run_id", None))
         apply_scheme(crawler.settings, scheme)
-        if is_job(crawler.settings):  # its pages come from the store (engine/extensions/jobs.py)
+        if is_job(crawler.settings):  # the API fills its frontier (engine/frontier/jobs.py)
             configure_job(crawler.settings)
         use_bundled_suffix_list()
         if run_id:
@@ -96,8 +96,8 @@ class TaskSpider(Spider):
             crawler.settings.set("CRAWLPLANE_RUN_ID", run_id, priority="spider")
             handlers = {**crawler.settings.getdict("DOWNLOAD_HANDLERS"), **NO_LOCAL_SCHEMES}
             crawler.settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
-            if not is_job(crawler.settings):
-                crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
+            crawler.settings.set("SCHEDULER", SCHEDULER, priority="spider")
+            if not is_job(crawler.settings):  # (a job's pages are the API's: no keys, no items)
                 crawler.settings.set("CRAWLPLANE_FRONTIER", True, priority="spider")
                 crawler.settings.set("CRAWLPLANE_RUN_PROCESSES", scheme.processes,
                                      priority="spider")

@@ -2,6 +2,7 @@
 
     add       new pages, unique by key per run, within limits.max_pages (counted here)
     claim     Created -> InProgress, taken by one crawl process (`worker`), a batch at a time
+              (an interactive job's pages too: the API adds them, engine/frontier/jobs.py)
     commit    InProgress -> final state, with the page's items, in the caller's transaction
     release   InProgress -> Created: pages a process took but did not finish (it stopped, or
               died: the launcher releases them for it)
@@ -21,7 +22,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.store.status import CREATED, IN_PROGRESS
-from engine.store.tables import pages, pending_items, runs
+from engine.store.tables import page_bodies, pages, pending_items, runs
 
 if TYPE_CHECKING:
     from engine.store.store import Store
@@ -30,6 +31,7 @@ Row = dict[str, Any]
 CHUNK = 500  # keys per IN (...) query
 REQUEST_COLUMNS = (pages.c.id, pages.c.url, pages.c.depth, pages.c.parent_id, pages.c.page_no,
                    pages.c.follow_depth, pages.c.detail, pages.c.created_at)
+JOB_COLUMNS = (page_bodies.c.etag, page_bodies.c.last_modified)
 RESULT_COLUMNS = ("state", "http_status", "content_type", "error", "updated_at", "detail_value")
 
 
@@ -70,28 +72,46 @@ def add(store: Store, run_id: str, task_id: str, rows: Sequence[Row],
     return created, refused
 
 
-def claim(store: Store, run_id: str, worker: str, limit: int) -> list[Row]:
-    """Up to `limit` Created pages of the run, oldest first, now InProgress for `worker`."""
+def claim(store: Store, run_id: str, worker: str, limit: int,
+          job: str | None = None) -> list[Row]:
+    """Up to `limit` Created pages of the run, oldest first, now InProgress for `worker`.
+
+    An interactive job's frontier is the job's (`job`: its task id): the API creates its pages
+    under whichever run was active, and a Continue restart makes pages of earlier runs Created
+    again; claimed, they move to this run. Its rows carry their cached body's validators
+    (`etag`, `last_modified`) for a conditional request."""
+    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
+    created = (pages.c.state == CREATED, scope)
+    with store.engine.connect() as conn:  # a look first: a poll that finds nothing writes nothing
+        if conn.execute(select(pages.c.id).where(*created).limit(1)).first() is None:
+            return []
     with store.engine.begin() as conn:
-        query = (select(*REQUEST_COLUMNS)
-                 .where(pages.c.run_id == run_id, pages.c.state == CREATED)
-                 .order_by(pages.c.created_at, pages.c.id).limit(limit))
+        query = (select(*REQUEST_COLUMNS, *(JOB_COLUMNS if job is not None else ()))
+                 .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
+                              if job is not None else pages)
+                 .where(*created).order_by(pages.c.created_at, pages.c.id).limit(limit))
         if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(of=pages, skip_locked=True)
         else:
             _lock_run(conn, run_id)
         rows = [dict(r) for r in conn.execute(query).mappings()]
         if rows:
+            moved = {"run_id": run_id} if job is not None else {}
             conn.execute(update(pages).where(pages.c.id.in_([r["id"] for r in rows]))
-                         .values(state=IN_PROGRESS, worker=worker, updated_at=time.time()))
+                         .values(state=IN_PROGRESS, worker=worker, updated_at=time.time(),
+                                 **moved))
     return rows
 
 
-def release(target: Store | Connection, run_id: str, worker: str | None = None) -> int:
-    """Pages of the run InProgress (for `worker`, or for anyone) back to Created."""
+def release(target: Store | Connection, run_id: str, worker: str | None = None,
+            ids: Sequence[str] | None = None) -> int:
+    """Pages of the run InProgress (for `worker`, or for anyone; only `ids` when given) back
+    to Created."""
     query = update(pages).where(pages.c.run_id == run_id, pages.c.state == IN_PROGRESS)
     if worker is not None:
         query = query.where(pages.c.worker == worker)
+    if ids is not None:
+        query = query.where(pages.c.id.in_(list(ids)))
     query = query.values(state=CREATED, worker=None, updated_at=time.time())
     if isinstance(target, Connection):
         return int(target.execute(query).rowcount)

@@ -1,8 +1,9 @@
 """Download tasks of interactive jobs (API.md section 4) as the crawl process sees them.
 
-The API creates a job's pages in state `Created`; the job's crawl process claims them
-(`InProgress`, with its run id) and, when they finish, updates those same rows in place: the
-new attempts replace the earlier ones, a new body replaces the cached one, and a 304 keeps it.
+The API creates a job's pages in state `Created`: they are the job's frontier, claimed
+(`InProgress`, with its run id) by the same query as a stored run's (`frontier.claim`). When
+they finish, the crawl updates those same rows in place: the new attempts replace the earlier
+ones, a new body replaces the cached one, and a 304 keeps it.
 """
 
 from __future__ import annotations
@@ -25,33 +26,6 @@ Row = dict[str, Any]
 CREATED = "Created"
 IN_PROGRESS = "InProgress"
 NOT_MODIFIED = 304
-
-
-def claim(store: Store, task_id: str, run_id: str, limit: int) -> list[Row]:
-    """Up to `limit` Created pages of the job, in the order they were created, now InProgress
-    in this run; each with the validators (etag, last_modified) of its cached body, for a
-    conditional request."""
-    with store.engine.connect() as conn:
-        ids = list(conn.execute(
-            select(pages.c.id).where(pages.c.task_id == task_id, pages.c.state == CREATED)
-            .order_by(pages.c.created_at, pages.c.id).limit(limit)
-        ).scalars())
-    if not ids:
-        return []
-    with store.engine.begin() as conn:  # write first: the transaction holds the lock from here on
-        conn.execute(
-            update(pages).where(pages.c.id.in_(ids), pages.c.state == CREATED)
-            .values(state=IN_PROGRESS, run_id=run_id, updated_at=time.time())
-        )
-        rows = conn.execute(
-            select(pages.c.id, pages.c.url, pages.c.depth, pages.c.parent_id, pages.c.created_at,
-                   page_bodies.c.etag, page_bodies.c.last_modified)
-            .join(page_bodies, page_bodies.c.page_id == pages.c.id, isouter=True)
-            .where(pages.c.id.in_(ids), pages.c.run_id == run_id,
-                   pages.c.state == IN_PROGRESS)
-            .order_by(pages.c.created_at, pages.c.id)
-        ).mappings().all()
-    return [dict(r) for r in rows]
 
 
 def runs_waiting(store: Store) -> bool:

@@ -1,7 +1,7 @@
 """Interactive jobs and their download tasks, the API's side (synchronous; the API runs these
 in its thread pool). A job is a task of kind "job" named after the job; its download tasks are
 its pages, created here in state Created and downloaded by the job's crawl process
-(engine/extensions/jobs.py, which takes them through `engine.store.jobpages`)."""
+(engine/frontier/jobs.py: they are its frontier, claimed through `engine.store.frontier`)."""
 
 from __future__ import annotations
 
