@@ -29,6 +29,7 @@ from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
 from engine.extensions.jobs import is_job
+from engine.frontier import worker_name
 from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
 from engine.run_warnings import ExtractionWatch, max_pages_warning, run_warnings
@@ -307,6 +308,8 @@ class StoreRecorder:
         if self.frontier:
             self._budget_warning(batch["progress"])
         self.store.write_batch(**batch)
+        if self.frontier:  # what it claimed and did not finish, now that the rest is written
+            frontier.release(self.store, self.run_id, worker_name())
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
             if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
                 return  # other processes of the run still work on its frontier: the last ends it

@@ -7,7 +7,8 @@ frontier.py: unique by key per run, within limits.max_pages) in batches of
 a bounded window, claimed (InProgress) by this process, and rebuilds their requests from the
 rows (`TaskSpider.request_from_row`): nothing is pickled. Retries and redirects of a claimed page
 stay in memory; so do requests that are not pages (no key). When the crawl closes, pages it
-claimed and did not finish go back to Created for whichever process carries on.
+claimed and did not finish go back to Created for whichever process carries on (the recorder
+releases them after its last write).
 """
 
 from __future__ import annotations
@@ -67,13 +68,11 @@ class StoreScheduler(BaseScheduler):
                     frontier.detail_values(self.store, self.run_id))
 
     def close(self, reason: str) -> None:
-        try:
-            self._add()
-        finally:
-            # Claimed and not finished (still in the window, or dropped in flight): back to
-            # Created. A page finished meanwhile is committed by the recorder either way.
-            self.window.clear()
-            frontier.release(self.store, self.run_id, self.worker)
+        # Pages claimed and not finished go back to Created once the recorder has committed
+        # the finished ones (StoreRecorder._end): released here, before that, a page done but
+        # not yet written could be claimed and fetched again by another process of the run.
+        self.window.clear()
+        self._add()
 
     def has_pending_requests(self) -> bool:
         if self.memory or self.window or self.new:

@@ -20,6 +20,7 @@ from engine.store import runs as run_states
 from engine.store.status import ACTIVE_STATUSES, TERMINAL_STATUSES
 from engine.store.tables import (
     download_infos,
+    host_sends,
     items,
     page_bodies,
     pages,
@@ -240,3 +241,4 @@ class Store:
         conn.execute(delete(page_bodies).where(page_bodies.c.page_id.in_(page_ids)))
         conn.execute(delete(pages).where(pages.c.run_id.in_(run_ids)))
         conn.execute(delete(items).where(items.c.run_id.in_(run_ids)))
+        conn.execute(delete(host_sends).where(host_sends.c.run_id.in_(run_ids)))

@@ -4,11 +4,6 @@ all its processes are done."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.frontier.conftest import (
     Server,
     fetched,
@@ -19,17 +14,6 @@ from tests.frontier.conftest import (
     token,
 )
 from tests.site.fixture import TestSite
-from tests.support.server import start_server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    env = {"CRAWLPLANE_MAX_PROCESSES": "3"}
-    if request.param == "postgresql":
-        env["CRAWLPLANE_STORE_URL"] = request.getfixturevalue("postgres_url")
-    server = start_server(tmp_path / "data", **env)
-    yield server
-    server.stop()
 
 
 def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
