@@ -21,6 +21,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
+from scrapy.utils.reactor import CallLaterOnce
 
 from engine.frontier import CLAIMED, DETAIL, KEY, page_row, worker_name
 from engine.store import Row, Store, frontier
@@ -48,6 +49,7 @@ class StoreScheduler(BaseScheduler):
         self.store_waits = True
         self.spider: Any = None
         self.max_pages: int | None = None
+        self.wake = CallLaterOnce(self._wake)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoreScheduler:
@@ -68,6 +70,7 @@ class StoreScheduler(BaseScheduler):
                     frontier.detail_values(self.store, self.run_id))
 
     def close(self, reason: str) -> None:
+        self.wake.cancel()
         # Pages claimed and not finished go back to Created once the recorder has committed
         # the finished ones (StoreRecorder._end): released here, before that, a page done but
         # not yet written could be claimed and fetched again by another process of the run.
@@ -98,10 +101,28 @@ class StoreScheduler(BaseScheduler):
         if not self.window:
             self._refill()
         if not self.window:
+            if self.processes > 1:
+                self.wake.schedule(POLL_AFTER)
             return None
-        request: Request = self.spider.request_from_row(self.window.popleft())
+        return self._request(self.window.popleft())
+
+    def _request(self, row: Row) -> Request:
+        request: Request = self.spider.request_from_row(row)
         request.meta[CLAIMED] = True
         return request
+
+    def _wake(self) -> None:
+        """An idle crawl is asked for requests every 5 s only (Scrapy's engine heartbeat):
+        other processes of the run add pages meanwhile, so look for them sooner, and hand one
+        to the engine (`crawl`, public), which then asks for the rest."""
+        engine = self.crawler.engine
+        if engine is None or not engine.running or self.memory or self.window:
+            return
+        self._refill()
+        if self.window:
+            engine.crawl(self._request(self.window.popleft()))
+        elif self.has_pending_requests():
+            self.wake.schedule(POLL_AFTER)
 
     def __len__(self) -> int:
         return len(self.memory) + len(self.window) + len(self.new)
