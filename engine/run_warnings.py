@@ -41,6 +41,11 @@ def max_pages_warning(scheme: Scheme) -> str:
             "crawled")
 
 
+def limit_warning(scheme: Scheme, limit: str) -> str:
+    return (f"limits.{limit} ({getattr(scheme.limits, limit)}) reached: the crawl was "
+            "stopped")
+
+
 def run_warnings(scheme: Scheme, watch: ExtractionWatch, *, max_pages_reached: bool,
                  close_reason: str | None = None, pending_details: int = 0) -> list[str]:
     warnings = []
@@ -57,8 +62,7 @@ def run_warnings(scheme: Scheme, watch: ExtractionWatch, *, max_pages_reached: b
         warnings.append(max_pages_warning(scheme))
     limit = LIMIT_REASONS.get(close_reason or "")
     if limit is not None:
-        warnings.append(f"limits.{limit} ({getattr(scheme.limits, limit)}) reached: "
-                        "the crawl was stopped")
+        warnings.append(limit_warning(scheme, limit))
     if pending_details:
         warnings.append(f"{pending_details} detail pages were still pending when the crawl "
                         "closed: their fields are empty")

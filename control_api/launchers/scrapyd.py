@@ -13,7 +13,10 @@ run's `handle` is "<node url> <job id>". Every poll reads each busy node's `list
   crawl held go back to the frontier and another node carries the run on (engine/frontier/),
   up to `CRAWLPLANE_MAX_RUN_TRIES` times;
 - cancel is the store's flag (the crawl's recorder stops on it) plus `cancel.json`, which also
-  drops a job still pending on the node.
+  drops a job still pending on the node;
+- a run resumed while its paused job still finishes what was in flight goes back to the queue
+  until no answering node lists a job of it pending or running (every job of a run has the
+  run's id): two jobs alone on one frontier would fetch the same pages.
 
 Crawl processes find the store through `setting=CRAWLPLANE_STORE_URL=...` sent with each job
 (`Config.scrapyd_store_url`, default the server's own store URL).
@@ -58,6 +61,7 @@ class ScrapydLauncher:
         self.down_since: dict[str, float] = {}  # node url -> first failed call in a row
         self.missing: dict[str, int] = {}  # run id -> polls in a row its job was not listed
         self.cancelling: dict[str, str] = {}  # run id -> handle: cancelled, job not ended yet
+        self.held_back: set[str] = set()  # resumed runs whose earlier job still runs (logged)
         self._busy = False
         self._again = False
         self._stopping = False
@@ -231,8 +235,25 @@ class ScrapydLauncher:
         if free <= 0:
             return
         claimed: list[Row] = await threads.deferToThread(claim, self.store, self.name, free)
+        if not claimed:
+            return
+        live = await self._live_jobs(list(loads))
         for run in claimed:
+            if run["id"] in live:  # its earlier job still exits: placed on a later tick
+                if run["id"] not in self.held_back:
+                    logger.info("run %s waits for its earlier job to exit", run["id"])
+                    self.held_back.add(run["id"])
+                await threads.deferToThread(requeue, self.store, run["id"])
+                continue
+            self.held_back.discard(run["id"])
             await self._schedule(run, loads)
+
+    async def _live_jobs(self, nodes: list[Node]) -> set[str]:
+        """Ids of the jobs pending or running on the nodes that answer."""
+        listings = await defer.gatherResults(
+            [defer.ensureDeferred(self._jobs(node)) for node in nodes])
+        return {job for listing in listings if listing
+                for job, state in listing.items() if state in ("pending", "running")}
 
     async def _schedule(self, run: Row, loads: dict[Node, int]) -> None:
         for node in sorted(loads, key=lambda n: loads[n]):

@@ -28,10 +28,11 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
+from engine.frontier import worker_name
 from engine.frontier.jobs import is_job
 from engine.outcome import FAILED_REASON, Outcome
 from engine.results import render_all
-from engine.run_warnings import ExtractionWatch, max_pages_warning, run_warnings
+from engine.run_warnings import ExtractionWatch, limit_warning, max_pages_warning, run_warnings
 from engine.scheme import Scheme
 from engine.signals import page_finished, page_parsed
 from engine.store import Row, Store, frontier, runs
@@ -39,6 +40,7 @@ from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR, PA
 from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
+ITEM_LIMIT = "closespider_itemcount"  # Scrapy's close reason for limits.max_items
 
 
 def run_status(reason: str, cancel_requested: bool,
@@ -86,6 +88,9 @@ class StoreRecorder:
         self.written = dict(self.counts)  # with the frontier: what earlier flushes added
         self.outcome = Outcome()
         self.frontier = crawler.settings.getbool("CRAWLPLANE_FRONTIER")
+        # limits.max_items of the run, over all its processes and lives: the store keeps no
+        # item past it (Store.write_batch), and each process stops once the run has them all.
+        self.max_items = crawler.settings.getint("CLOSESPIDER_ITEMCOUNT") or None
         self.held: dict[str, _Held] = {}
         self.failures_written: dict[str, int] = {}
         self.flushing: Deferred[Any] | None = None
@@ -237,6 +242,7 @@ class StoreRecorder:
             self.failures_written = failures
             for name in self.counts:
                 progress.pop(name)
+            batch["max_items"] = self.max_items
         return batch
 
     def _warnings(self, close_reason: str | None = None) -> list[str]:
@@ -266,13 +272,18 @@ class StoreRecorder:
         run = self.store.get_run(self.run_id)
         if run is None or run["cancel_requested"]:
             return "cancelled"
-        return PAUSED if run["status"] == PAUSED else None
+        if run["status"] == PAUSED:
+            return PAUSED
+        if self.frontier and self.max_items and run["items"] >= self.max_items:
+            return ITEM_LIMIT  # (perhaps reached by another process of the run)
+        return None
 
     def _flushed(self, stop: str | None) -> None:
         self.flushing = None
         if stop:
             logger.info("%s through the store; closing the crawl",
-                        "cancel requested" if stop == "cancelled" else "paused")
+                        {"cancelled": "cancel requested", PAUSED: "paused"}.get(
+                            stop, f"the run's limits.max_items ({self.max_items}) reached"))
             self._close(stop)
         elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
             self._maybe_flush()
@@ -307,6 +318,8 @@ class StoreRecorder:
         if self.frontier:
             self._budget_warning(batch["progress"])
         self.store.write_batch(**batch)
+        if self.frontier:  # what it claimed and did not finish, now that the rest is written
+            frontier.release(self.store, self.run_id, worker_name())
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
             if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
                 return  # other processes of the run still work on its frontier: the last ends it
@@ -324,16 +337,22 @@ class StoreRecorder:
             runs.finish(self.store, self.run_id, *final)
 
     def _budget_warning(self, progress: dict[str, Any]) -> None:
-        """The page budget is the run's, counted in the store: every process of the run says it
-        was reached, even if another one met it (each write replaces the run's warnings)."""
+        """The page budget and the item limit are the run's, counted in the store: every process
+        of the run says they were reached, even if another one met them (each write replaces
+        the run's warnings)."""
         scheme = getattr(self.crawler.spider, "scheme", None)
         run = self.store.get_run(self.run_id)
         if not isinstance(scheme, Scheme) or run is None:
             return
-        warning = max_pages_warning(scheme)
         warnings = list(progress.get("warnings") or [])
-        if (run.get("planned") or 0) >= scheme.limits.max_pages and warning not in warnings:
-            progress["warnings"] = [*warnings, warning]
+        reached = []
+        if (run.get("planned") or 0) >= scheme.limits.max_pages:
+            reached.append(max_pages_warning(scheme))
+        if self.max_items and (run.get("items") or 0) >= self.max_items:
+            reached.append(limit_warning(scheme, "max_items"))
+        added = [warning for warning in reached if warning not in warnings]
+        if added:
+            progress["warnings"] = [*warnings, *added]
 
     def _render(self) -> None:
         task = self.store.get_task(self.task_id)

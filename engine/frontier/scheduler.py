@@ -7,7 +7,8 @@ run (not for `-a scheme=` developer runs). New requests the spider makes become 
 a bounded window, claimed (InProgress) by this process, and rebuilds their requests from the
 rows (`TaskSpider.request_from_row`): nothing is pickled. Retries and redirects of a claimed page
 stay in memory; so do requests that are not pages (no key). When the crawl closes, pages it
-claimed and did not finish go back to Created for whichever process carries on.
+claimed and did not finish go back to Created for whichever process carries on (the recorder
+releases them after its last write).
 
 An interactive job's frontier is filled by the API; what is particular to it (who polls, the
 conditional requests, the keep-alive) is its policy, `JobFeed` (engine/frontier/jobs.py).
@@ -23,6 +24,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
+from scrapy.utils.reactor import CallLaterOnce
 from twisted.internet.defer import Deferred
 
 from engine.downloadermiddlewares.pages import PAGE_ID
@@ -55,6 +57,7 @@ class StoreScheduler(BaseScheduler):
         self.max_pages: int | None = None
         # An interactive job: it polls for its pages itself and hands them to the engine.
         self.job = JobFeed(crawler, self) if is_job(settings) else None
+        self.wake = CallLaterOnce(self._wake)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StoreScheduler:
@@ -78,25 +81,21 @@ class StoreScheduler(BaseScheduler):
                     frontier.detail_values(self.store, self.run_id))
 
     def close(self, reason: str) -> Deferred[None] | None:
+        self.wake.cancel()
         if self.job is not None:  # once a claim under way is done
             return self.job.close().addCallback(lambda _: self._hand_back())
-        try:
-            self._add()
-        finally:
-            self._hand_back()
+        # Pages claimed and not finished go back to Created once the recorder has committed
+        # the finished ones (StoreRecorder._end): released here, before that, a page done but
+        # not yet written could be claimed and fetched again by another process of the run.
+        self.window.clear()
+        self._add()
         return None
 
     def _hand_back(self) -> None:
-        """Claimed and not finished: back to Created. A stored run's page finished meanwhile
-        is committed by the recorder either way (all this process holds goes back, including
-        pages dropped in flight). A job's finished page is written only while InProgress
-        (jobpages.write): only what never reached the downloader goes back here; what the
-        process still held when it exited, the launcher hands back by worker, and the server
-        what an ended run left (engine/store/jobs.py, run_finished)."""
-        if self.job is None:
-            self.window.clear()
-            frontier.release(self.store, self.run_id, self.worker)
-            return
+        """A job's claimed pages that never reached the downloader: back to Created. A job's
+        finished page is written only while InProgress (jobpages.write), so what the process
+        still held when it exited the launcher hands back by worker, and the server what an
+        ended run left (engine/store/jobs.py, run_finished)."""
         waiting = {r.meta[PAGE_ID] for r in self.memory if r.meta.get(CLAIMED)}
         self.memory.clear()
         if waiting:
@@ -128,10 +127,28 @@ class StoreScheduler(BaseScheduler):
         if not self.window and self.job is None:
             self._refill()
         if not self.window:
+            if self.processes > 1:
+                self.wake.schedule(POLL_AFTER)
             return None
-        request: Request = self.spider.request_from_row(self.window.popleft())
+        return self._request(self.window.popleft())
+
+    def _request(self, row: Row) -> Request:
+        request: Request = self.spider.request_from_row(row)
         request.meta[CLAIMED] = True
         return request
+
+    def _wake(self) -> None:
+        """An idle crawl is asked for requests every 5 s only (Scrapy's engine heartbeat):
+        other processes of the run add pages meanwhile, so look for them sooner, and hand one
+        to the engine (`crawl`, public), which then asks for the rest."""
+        engine = self.crawler.engine
+        if engine is None or not engine.running or self.memory or self.window:
+            return
+        self._refill()
+        if self.window:
+            engine.crawl(self._request(self.window.popleft()))
+        elif self.has_pending_requests():
+            self.wake.schedule(POLL_AFTER)
 
     def __len__(self) -> int:
         return len(self.memory) + len(self.window) + len(self.new)

@@ -4,6 +4,7 @@
     claim     Created -> InProgress, taken by one crawl process (`worker`), a batch at a time
               (an interactive job's pages too: the API adds them, engine/frontier/jobs.py)
     commit    InProgress -> final state, with the page's items, in the caller's transaction
+    item_room how many more items limits.max_items lets the run keep (in that transaction)
     release   InProgress -> Created: pages a process took but did not finish (it stopped, or
               died: the launcher releases them for it)
 
@@ -70,6 +71,16 @@ def add(store: Store, run_id: str, task_id: str, rows: Sequence[Row],
             conn.execute(update(runs).where(runs.c.id == run_id)
                          .values(planned=planned + len(created)))
     return created, refused
+
+
+def item_room(conn: Connection, run_id: str, max_items: int) -> int:
+    """How many more items the run may keep: its row taken for the caller's transaction, so
+    processes committing items at once count them exactly (none kept past the limit, and an
+    item only counts once committed: a crash in between reserves nothing)."""
+    count = runs.c["items"]  # (runs.c.items is the collection's items())
+    conn.execute(update(runs).where(runs.c.id == run_id).values(items=count))
+    kept = conn.execute(select(count).where(runs.c.id == run_id)).scalar()
+    return max(0, max_items - int(kept or 0))
 
 
 def claim(store: Store, run_id: str, worker: str, limit: int,

@@ -20,6 +20,7 @@ from engine.store import runs as run_states
 from engine.store.status import ACTIVE_STATUSES, TERMINAL_STATUSES
 from engine.store.tables import (
     download_infos,
+    host_sends,
     items,
     page_bodies,
     pages,
@@ -161,13 +162,18 @@ class Store:
         resolved: Sequence[str] = (),
         added: Mapping[str, int] | None = None,
         added_failures: Mapping[str, int] | None = None,
+        max_items: int | None = None,
     ) -> None:
         """One transaction for everything a crawl process gathered since its last flush.
         With `update_pages` (an interactive job), the pages exist already and are updated.
         With `added` (the durable frontier), the pages exist too (engine/store/frontier.py),
-        and the run's counters and failures are increments."""
+        and the run's counters and failures are increments; with `max_items` too, items past
+        the run's limits.max_items (counted over all its processes) are not kept."""
         with self.engine.begin() as conn:
             if added is not None and run_id:  # first: takes the run's row (one writer)
+                if max_items:
+                    item_rows = list(item_rows)[:frontier.item_room(conn, run_id, max_items)]
+                    added = {**added, "items": len(item_rows)}
                 run_states.add_progress(conn, run_id, added, added_failures or {})
                 frontier.commit(conn, page_rows, pending_rows, resolved)
                 page_rows = ()
@@ -240,3 +246,4 @@ class Store:
         conn.execute(delete(page_bodies).where(page_bodies.c.page_id.in_(page_ids)))
         conn.execute(delete(pages).where(pages.c.run_id.in_(run_ids)))
         conn.execute(delete(items).where(items.c.run_id.in_(run_ids)))
+        conn.execute(delete(host_sends).where(host_sends.c.run_id.in_(run_ids)))

@@ -146,6 +146,16 @@ pending_items = Table(
     Column("links", JSON, nullable=False),  # [[url, field name, index or null], ...]
 )
 
+# A run with several crawl processes and a crawl delay: when each host was last sent a request
+# (engine/store/hosts.py), so that the delay holds across the processes, not in each alone.
+host_sends = Table(
+    "host_sends",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("host", String(300), primary_key=True),
+    Column("sent_at", Float, nullable=False),
+)
+
 # Every attempt at a page (redirect hops, retries, other gates), in order; the last is the result.
 download_infos = Table(
     "download_infos",

@@ -8,6 +8,7 @@ import signal
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,21 @@ from tests.support.server import Server, start_server, wait_gone
 from tests.support.wait import wait_until
 
 __all__ = ["Server", "gen_prefix", "gen_scheme", "quotes_scheme"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own on SQLite, then on PostgreSQL, up to 3 crawl processes."""
+    server = start_backend(request, tmp_path)
+    yield server
+    server.stop()
+
+
+def start_backend(request: pytest.FixtureRequest, tmp_path: Path, **env: str) -> Server:
+    env = {"CRAWLPLANE_MAX_PROCESSES": "3", **env}
+    if request.param == "postgresql":
+        env["CRAWLPLANE_STORE_URL"] = request.getfixturevalue("postgres_url")
+    return start_server(tmp_path / "data", **env)
 
 
 @pytest.fixture(scope="module")

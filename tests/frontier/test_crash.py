@@ -75,3 +75,15 @@ def test_a_crash_loop_ends_as_error_with_the_reason(server: Server, site: TestSi
     done = server.wait_status(task["id"], "error", "completed", timeout=60)
     assert done["status"] == "error"
     assert "died 3 times" in done["error"] and "CRAWLPLANE_MAX_RUN_TRIES" in done["error"]
+
+
+def test_max_items_holds_across_a_crash(server: Server, site: TestSite) -> None:
+    # The process carrying the run on counts from what the store kept, not from zero.
+    scheme = gen_scheme(site, delay=0.02, concurrency=2, token=token())
+    task = server.create({**scheme, "limits": {**scheme["limits"], "max_items": 40}})
+    pid, _ = kill_when(server, task["id"], 25)
+    next_pid(server, task["id"], pid)
+    done = server.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed" and done["items"] == 40, done
+    items = items_of(server, task["id"])
+    assert len(items) == len({item_key(i) for i in items}) == 40

@@ -4,11 +4,6 @@ all its processes are done."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.frontier.conftest import (
     Server,
     fetched,
@@ -19,17 +14,6 @@ from tests.frontier.conftest import (
     token,
 )
 from tests.site.fixture import TestSite
-from tests.support.server import start_server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    env = {"CRAWLPLANE_MAX_PROCESSES": "3"}
-    if request.param == "postgresql":
-        env["CRAWLPLANE_STORE_URL"] = request.getfixturevalue("postgres_url")
-    server = start_server(tmp_path / "data", **env)
-    yield server
-    server.stop()
 
 
 def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
@@ -48,3 +32,21 @@ def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
     workers = {r["worker"] for r in rows}
     assert len(workers) == 2, workers  # both processes took pages
     assert any("limits.max_pages (150) reached" in w for w in done["warnings"]), done
+
+
+def test_two_processes_keep_exactly_max_items(backend: Server, site: TestSite) -> None:
+    # Both processes extract at once; each alone would stop only at the limit (its own count):
+    # the store keeps the run's first 40 items and no more (engine/store/frontier.item_room).
+    tok = token()
+    scheme = gen_scheme(site, delay=0.01, concurrency=4, max_pages=150, token=tok)
+    scheme = {**scheme, "processes": 2, "limits": {**scheme["limits"], "max_items": 40}}
+    task = backend.create(scheme)
+    done = backend.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed", done
+    assert done["items"] == 40, done
+    body = backend.call("GET", f"/v1/tasks/{task['id']}/store?format=jsonl").body
+    lines = body.splitlines()
+    assert len(lines) == len(set(lines)) == 40
+    assert "limits.max_items (40) reached: the crawl was stopped" in done["warnings"], done
+    rows = page_rows(backend, run_id(backend, task["id"]))
+    assert len({r["worker"] for r in rows if r["state"] == "Handled"}) == 2, rows

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,22 @@ def test_node_stopped_midway(server: Server, nodes: list[ScrapydNode], site: Tes
     with store.engine.connect() as conn:
         stuck = conn.execute(runs.select().where(runs.c.status.in_(("queued", "running"))))
         assert stuck.all() == []
+
+
+def test_resumed_before_the_paused_job_exits_each_page_is_fetched_once(
+        server: Server, site: TestSite) -> None:
+    # Resume at once: the paused job still waits for the 15 s pages it has in flight. The run's
+    # next job must wait for it, or it would take those pages again (fetched twice).
+    label = uuid.uuid4().hex[:12]
+    scheme = {"start_urls": [f"{site.url}/slow/?delay=15&run={label}&i={i}" for i in range(8)],
+              "item": {"fields": [{"name": "url", "selector": "XPATH: //h1/text()"}]},
+              "politeness": {"concurrency": 4, "obey_robots": False}}
+    task = server.create(scheme)
+    server.wait(task["id"], lambda t: t["status"] == "running" and t["pages"] >= 4, timeout=60)
+    assert server.ok("POST", f"/v1/tasks/{task['id']}/pause")["status"] == "paused"
+    assert server.ok("POST", f"/v1/tasks/{task['id']}/resume", status=202)["status"] == "queued"
+    done = server.wait_status(task["id"], "completed", "error", timeout=120)
+    assert done["status"] == "completed" and done["pages"] == 8, done
+    counts = Counter(e["path"] for e in site.log(path_prefix="/slow/")
+                     if f"run={label}&" in e["path"])
+    assert len(counts) == 8 and set(counts.values()) == {1}, counts
