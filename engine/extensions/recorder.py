@@ -243,6 +243,9 @@ class StoreRecorder:
             for name in self.counts:
                 progress.pop(name)
             batch["max_items"] = self.max_items
+            scheme = getattr(self.crawler.spider, "scheme", None)
+            if self.max_items and isinstance(scheme, Scheme):
+                batch["items_warning"] = limit_warning(scheme, "max_items")
         return batch
 
     def _warnings(self, close_reason: str | None = None) -> list[str]:
@@ -337,22 +340,17 @@ class StoreRecorder:
             runs.finish(self.store, self.run_id, *final)
 
     def _budget_warning(self, progress: dict[str, Any]) -> None:
-        """The page budget and the item limit are the run's, counted in the store: every process
-        of the run says they were reached, even if another one met them (each write replaces
-        the run's warnings)."""
+        """The page budget is the run's, counted in the store: every process of the run says it
+        was reached, even if another one met it (each write replaces the run's warnings; the
+        item limit's warning is the store's, Store.write_batch)."""
         scheme = getattr(self.crawler.spider, "scheme", None)
         run = self.store.get_run(self.run_id)
         if not isinstance(scheme, Scheme) or run is None:
             return
+        warning = max_pages_warning(scheme)
         warnings = list(progress.get("warnings") or [])
-        reached = []
-        if (run.get("planned") or 0) >= scheme.limits.max_pages:
-            reached.append(max_pages_warning(scheme))
-        if self.max_items and (run.get("items") or 0) >= self.max_items:
-            reached.append(limit_warning(scheme, "max_items"))
-        added = [warning for warning in reached if warning not in warnings]
-        if added:
-            progress["warnings"] = [*warnings, *added]
+        if (run.get("planned") or 0) >= scheme.limits.max_pages and warning not in warnings:
+            progress["warnings"] = [*warnings, warning]
 
     def _render(self) -> None:
         task = self.store.get_task(self.task_id)

@@ -163,16 +163,23 @@ class Store:
         added: Mapping[str, int] | None = None,
         added_failures: Mapping[str, int] | None = None,
         max_items: int | None = None,
+        items_warning: str | None = None,
     ) -> None:
         """One transaction for everything a crawl process gathered since its last flush.
         With `update_pages` (an interactive job), the pages exist already and are updated.
         With `added` (the durable frontier), the pages exist too (engine/store/frontier.py),
         and the run's counters and failures are increments; with `max_items` too, items past
-        the run's limits.max_items (counted over all its processes) are not kept."""
+        the run's limits.max_items (counted over all its processes) are not kept, and the run's
+        warnings say so (`items_warning`) in whichever write reaches the limit or follows it:
+        decided here, with the run's row taken, as every process's write replaces them."""
         with self.engine.begin() as conn:
             if added is not None and run_id:  # first: takes the run's row (one writer)
                 if max_items:
-                    item_rows = list(item_rows)[:frontier.item_room(conn, run_id, max_items)]
+                    room = frontier.item_room(conn, run_id, max_items)
+                    warnings = list((progress or {}).get("warnings") or [])
+                    if items_warning and len(item_rows) >= room and items_warning not in warnings:
+                        progress = {**(progress or {}), "warnings": [*warnings, items_warning]}
+                    item_rows = list(item_rows)[:room]
                     added = {**added, "items": len(item_rows)}
                 run_states.add_progress(conn, run_id, added, added_failures or {})
                 frontier.commit(conn, page_rows, pending_rows, resolved)
