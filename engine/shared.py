@@ -55,6 +55,8 @@ def serve(settings: Settings, number: int) -> None:
     from scrapy.utils.reactor import install_reactor
 
     from engine.runlog import RunLogRouter
+    from engine.store import Store, store_url
+    from engine.store_access import share_store
 
     install_reactor(settings["TWISTED_REACTOR"])
     settings = settings.copy()
@@ -66,6 +68,8 @@ def serve(settings: Settings, number: int) -> None:
     fallback.setFormatter(_get_formatter(fallback, settings))
     fallback.setLevel(settings.get("LOG_LEVEL"))
     router = RunLogRouter(settings, fallback)
+    share_store(Store(store_url(settings.get("CRAWLPLANE_STORE_URL"),
+                                settings.get("CRAWLPLANE_DATA_DIR")), migrate=False))
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # ours routes
     process = CrawlerProcess(settings)
     logging.root.setLevel(logging.NOTSET)
