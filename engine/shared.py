@@ -98,6 +98,14 @@ def from_thread(function: Callable[..., object], *args: Any) -> None:
     cast(IReactorFromThreads, reactor).callFromThread(function, *args)
 
 
+def stop(crawler: Any) -> None:
+    """Stop one crawler as Scrapy's SIGTERM would: no new requests, those in flight finish
+    (or time out), the spider closes with reason `shutdown`."""
+    from scrapy.utils.defer import deferred_from_coro
+
+    deferred_from_coro(crawler.stop_async())
+
+
 class SharedCrawls:
     """The runs of this process, one Crawler each."""
 
@@ -115,7 +123,7 @@ class SharedCrawls:
         elif "stop" in message:
             crawler = self.crawlers.get(message["stop"])
             if crawler is not None:
-                crawler.stop()
+                stop(crawler)
         elif message.get("drain"):
             self.drain()
 
@@ -158,7 +166,7 @@ class SharedCrawls:
 
     def stop_all(self) -> None:
         for crawler in list(self.crawlers.values()):
-            crawler.stop()
+            stop(crawler)
         self.drain()
 
     def maybe_exit(self) -> None:

@@ -89,6 +89,7 @@ class StoreRecorder:
         self.held: dict[str, _Held] = {}
         self.failures_written: dict[str, int] = {}
         self.flushing: Deferred[Any] | None = None
+        self.closing = False  # closing for a cancel or a pause seen in the store
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
             (self.spider_opened, signals.spider_opened),
@@ -255,7 +256,8 @@ class StoreRecorder:
         if self.flushing is not None:
             return self.flushing
         self.flushing = threads.deferToThread(self._write, self._take())
-        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value))
+        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value,
+                                                        extra={"crawler": self.crawler}))
         self.flushing.addBoth(self._flushed)
         return self.flushing
 
@@ -270,9 +272,11 @@ class StoreRecorder:
 
     def _flushed(self, stop: str | None) -> None:
         self.flushing = None
-        if stop:
+        if stop and not self.closing:  # (once: later flushes see the same)
+            self.closing = True
             logger.info("%s through the store; closing the crawl",
-                        "cancel requested" if stop == "cancelled" else "paused")
+                        "cancel requested" if stop == "cancelled" else "paused",
+                        extra={"crawler": self.crawler})  # (its run's log: engine/runlog.py)
             self._close(stop)
         elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
             self._maybe_flush()
@@ -343,7 +347,8 @@ class StoreRecorder:
             render_all(self.store, self.data_dir, self.run_id,
                        Scheme.model_validate(task["scheme"]))
         except Exception:  # the server renders again when it sees the run end
-            logger.exception("rendering the results of run %s failed", self.run_id)
+            logger.exception("rendering the results of run %s failed", self.run_id,
+                             extra={"crawler": self.crawler})
 
 
 def _header(response: Response, name: bytes) -> str | None:
