@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from control_api.config import Config
 from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from control_api.launchers.processes import Forked, ForkServer, Worker, pid_alive
-from control_api.launchers.shared import SharedProcess, SharedRun
+from control_api.launchers.shared import SharedProcess, SharedRun, pick
 from engine.extensions.jobs import NUDGE
 from engine.frontier import worker_for
 from engine.small import is_small
@@ -189,25 +189,27 @@ class LocalLauncher:
 
     def _planner(self) -> tuple[Callable[[Row], bool], int]:
         """Which queued runs there is room for, asked in queue order (in the claim's thread,
-        on a copy of the room now): a small run goes where a shared process has room, else
-        starts one in a free slot; any other run needs a free slot. `_launch_all` places them
-        the same way."""
+        on a copy of the room now): a small run goes to a shared process (`pick`), which may
+        take a free slot; any other run needs a free slot. `_launch_all` places them the same
+        way."""
         slots = self.free
         per_process = min(self.config.shared_runs, max(1, self.config.shared_recycle))
-        rooms = [p.room for p in self.shared.values() if p.room > 0]
+        rooms = [p.room for p in self.shared.values()]
+        used = [len(p.runs) for p in self.shared.values()]
 
         def fits(run: Row) -> bool:
             nonlocal slots
             if is_small(run["scheme"], run["kind"]):
-                for i, room in enumerate(rooms):
-                    if room > 0:
-                        rooms[i] -= 1
-                        return True
-                if slots > 0:
+                where = pick(rooms, used, slots)
+                if where < 0:
+                    return False
+                if where == len(rooms):
                     slots -= 1
-                    rooms.append(per_process - 1)
-                    return True
-                return False
+                    rooms.append(per_process)
+                    used.append(0)
+                rooms[where] -= 1
+                used[where] += 1
+                return True
             if slots > 0:
                 slots -= 1
                 return True
@@ -253,11 +255,14 @@ class LocalLauncher:
     def _share(self, run: Row) -> None:
         """A small run into a shared process with room, or a new one in a free slot."""
         assert self.fork_server is not None
-        process = next((p for p in self.shared.values() if p.room > 0), None)
-        if process is None:
-            if self.free <= 0:  # the room it was claimed for is gone: back to the queue
-                threads.deferToThread(runs.requeue, self.store, run["id"])
-                return
+        processes = list(self.shared.values())
+        where = pick([p.room for p in processes], [len(p.runs) for p in processes], self.free)
+        if where < 0:  # the room it was claimed for is gone: back to the queue
+            threads.deferToThread(runs.requeue, self.store, run["id"])
+            return
+        if where < len(processes):
+            process = processes[where]
+        else:
             self._shared_count += 1
             process = SharedProcess(self.fork_server, self._shared_count,
                                     self.config.shared_runs, self.config.shared_recycle)

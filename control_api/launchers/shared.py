@@ -13,6 +13,18 @@ if TYPE_CHECKING:
     from control_api.launchers.processes import ForkServer
 
 
+def pick(rooms: list[int], used: list[int], slots: int) -> int:
+    """Where a small run goes, given each shared process's room and runs, and the free slots:
+    the index of one, len(rooms) for a new one, -1 for nowhere. Runs are spread over the
+    slots (each process starts its crawlers one after the other, on one core): a new process
+    while a slot is free and each has a run already, else the one with the fewest runs."""
+    open_ = [i for i, room in enumerate(rooms) if room > 0]
+    best = min(open_, key=lambda i: used[i]) if open_ else -1
+    if slots > 0 and (best < 0 or used[best] > 0):
+        return len(rooms)
+    return best
+
+
 class SharedProcess:
     def __init__(self, server: ForkServer, number: int, capacity: int, recycle: int):
         self.server = server
