@@ -1,5 +1,6 @@
-"""Shared crawl processes' tests: a server of their own with two slots and room for four
-small runs in each shared process, and small schemes of the test site's pages."""
+"""Shared crawl processes' tests: a server of their own with one slot (small runs spread over
+the free slots; with one, they share one process) and room for four small runs in a shared
+process, and small schemes of the test site's pages."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SHARED_RUNS = 4
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("shared"), CRAWLPLANE_MAX_PROCESSES="2",
+    running = start_server(tmp_path_factory.mktemp("shared"), CRAWLPLANE_MAX_PROCESSES="1",
                            CRAWLPLANE_SHARED_RUNS=str(SHARED_RUNS))
     yield running
     running.stop()

@@ -118,7 +118,7 @@ def test_a_new_server_adopts_a_shared_process_left_running(tmp_path: Path,
                                                            site: TestSite) -> None:
     """The server dies (its crawls go on); the next one adopts the shared process by pid, as
     it does a run's own process: its runs end as they would have, not retried."""
-    server = start_server(tmp_path / "adopt", CRAWLPLANE_MAX_PROCESSES="2")
+    server = start_server(tmp_path / "adopt", CRAWLPLANE_MAX_PROCESSES="1")
     try:
         runs = [slow_page(site, 10) for _ in range(2)]
         tasks = [server.create(scheme) for scheme, _ in runs]
@@ -139,7 +139,7 @@ def test_a_new_server_adopts_a_shared_process_left_running(tmp_path: Path,
 
 def test_a_stopping_server_pauses_shared_runs_and_the_next_resumes_them(
         tmp_path: Path, site: TestSite) -> None:
-    server = start_server(tmp_path / "stop", CRAWLPLANE_MAX_PROCESSES="2")
+    server = start_server(tmp_path / "stop", CRAWLPLANE_MAX_PROCESSES="1")
     try:
         runs = [slow_page(site, 3) for _ in range(2)]
         tasks = [server.create(scheme) for scheme, _ in runs]
