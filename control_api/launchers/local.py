@@ -102,6 +102,7 @@ class LocalLauncher:
         self._shared_count = 0
         self._claiming = False
         self._kick_again = False  # asked to kick while claiming: claim again once done
+        self._placing: list[tuple[str, str]] = []  # (run id, handle) to write, in one go
         self._stopping = False
         self._watch: task.LoopingCall | None = None
         self._by_pid: dict[int, Forked] = {}
@@ -269,7 +270,7 @@ class LocalLauncher:
             self.shared[process.number] = process
         self.running[run["id"]] = process.assign(run)
         if process.pid:
-            threads.deferToThread(runs.place, self.store, run["id"], str(process.pid))
+            self._place(run["id"], process.pid)
 
     def _launch(self, run: Row, helper: bool = False) -> Worker | Forked:
         """One crawl process on the run: forked by the fork server when there is one (placed
@@ -307,7 +308,7 @@ class LocalLauncher:
         crawl.pid = pid
         self._by_pid[pid] = crawl
         if not crawl.helper:
-            threads.deferToThread(runs.place, self.store, run_id, str(pid))
+            self._place(run_id, pid)
         if crawl.pending_signal:
             crawl.signal(crawl.pending_signal)
 
@@ -330,8 +331,21 @@ class LocalLauncher:
             return
         process.pid = pid
         self._shared_by_pid[pid] = process
-        if process.runs:  # the runs given to it before its pid was known
-            threads.deferToThread(runs.place_all, self.store, list(process.runs), str(pid))
+        for run_id in process.runs:  # the runs given to it before its pid was known
+            self._place(run_id, pid)
+
+    def _place(self, run_id: str, pid: int) -> None:
+        """Record the run's handle (its process's pid); those of one reactor turn (a burst
+        placed at once) in one transaction."""
+        if not self._placing:
+            time_: IReactorTime = self.reactor
+            time_.callLater(0, self._place_now)
+        self._placing.append((run_id, str(pid)))
+
+    def _place_now(self) -> None:
+        placed, self._placing = self._placing, []
+        d = threads.deferToThread(runs.place_all, self.store, placed)
+        d.addErrback(lambda f: logger.error("placing runs failed: %s", f.getTraceback()))
 
     def shared_run_ended(self, number: int, run_id: str, code: int) -> None:
         process = self.shared.get(number)

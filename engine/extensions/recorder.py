@@ -340,12 +340,14 @@ class StoreRecorder:
             progress["warnings"] = [*warnings, warning]
 
     def _render(self) -> None:
-        task = self.store.get_task(self.task_id)
-        if self.update_pages or task is None or self.store.get_run(self.run_id) is None:
+        # The spider's scheme is the task's (read when it started; a task's scheme does not
+        # change under a run): no need to read the task again.
+        scheme = getattr(self.crawler.spider, "scheme", None)
+        if self.update_pages or not isinstance(scheme, Scheme) or \
+                self.store.get_run(self.run_id) is None:
             return  # a job (no items), or deleted meanwhile
         try:
-            render_all(self.store, self.data_dir, self.run_id,
-                       Scheme.model_validate(task["scheme"]))
+            render_all(self.store, self.data_dir, self.run_id, scheme)
         except Exception:  # the server renders again when it sees the run end
             logger.exception("rendering the results of run %s failed", self.run_id,
                              extra={"crawler": self.crawler})

@@ -62,7 +62,8 @@ class StoreScheduler(BaseScheduler):
                 logger.info("%d pages in flight when an earlier crawl process stopped are "
                             "fetched again", released)
         restore = getattr(spider, "restore_details", None)
-        if restore is not None:
+        follows = getattr(spider, "follows_details", lambda: True)()
+        if restore is not None and follows:  # (no detail pages: nothing waits for one)
             restore(frontier.waiting_items(self.store, self.run_id),
                     frontier.detail_values(self.store, self.run_id))
 

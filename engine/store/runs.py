@@ -124,10 +124,10 @@ def place(store: Store, run_id: str, handle: str) -> bool:
         return update_run(conn, run_id, handle=handle)
 
 
-def place_all(store: Store, run_ids: list[str], handle: str) -> None:
-    """`place` for several runs at once (runs sharing one crawl process)."""
+def place_all(store: Store, placed: Sequence[tuple[str, str]]) -> None:
+    """`place` for several runs at once, (run id, handle) each: one transaction."""
     with store.engine.begin() as conn:
-        for run_id in run_ids:
+        for run_id, handle in placed:
             update_run(conn, run_id, handle=handle)
 
 
