@@ -60,7 +60,7 @@ class StoreScheduler(BaseScheduler):
             released = frontier.release(self.store, self.run_id)
             if released:
                 logger.info("%d pages in flight when an earlier crawl process stopped are "
-                            "fetched again", released)
+                            "fetched again", released, extra={"crawler": self.crawler})
         restore = getattr(spider, "restore_details", None)
         follows = getattr(spider, "follows_details", lambda: True)()
         if restore is not None and follows:  # (no detail pages: nothing waits for one)
