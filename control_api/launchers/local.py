@@ -474,5 +474,14 @@ class LocalLauncher:
                 os.kill(int(handle), NUDGE)
 
     def _kill(self, run_id: str, worker: Worker | Forked | SharedRun) -> None:
-        if self.running.get(run_id) is worker:
-            worker.signal("KILL")
+        if self.running.get(run_id) is not worker:
+            return
+        if isinstance(worker, SharedRun):
+            # Its crawler did not stop in time (a page in flight), and a SIGKILL would end its
+            # neighbours: the run ends here now, as a killed process's would; the crawler
+            # closes when that page comes or times out (its end is no longer awaited).
+            worker.process.runs.pop(run_id, None)
+            self.ended(worker, None)
+            self._drain_idle()
+            return
+        worker.signal("KILL")

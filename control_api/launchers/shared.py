@@ -81,7 +81,7 @@ class SharedRun:
 
     def signal(self, name: str) -> None:
         # TERM (cancel, server stop): that run's crawler stops as Scrapy's SIGTERM would.
-        # KILL is not sent: it would end every run of the process (a crawler that does not
-        # stop ends with its process, recycled after CRAWLPLANE_SHARED_RECYCLE runs).
+        # KILL is not sent: it would end every run of the process (the launcher lets the run
+        # go instead: LocalLauncher._kill).
         if name == "TERM" and self.run_id is not None:
             self.process.command({"stop": self.run_id})
