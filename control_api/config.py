@@ -23,6 +23,11 @@ class Config:
     # 1 (or more): runs are forked by a fork server that imported Scrapy once
     # (engine/forkserver.py); 0: each run starts a new Python (about 1.4 s).
     warm_workers: int = 1
+    # Small runs (engine/small.py) share a crawl process forked by the fork server
+    # (engine/shared.py): at most this many at once in one (0: every run has its own), and
+    # this many in its life before it is replaced.
+    shared_runs: int = 10
+    shared_recycle: int = 100
     body_limit: int = 1024 * 1024  # bytes of a request body
     # Requests per minute per key, all endpoints together; high enough for an /api/v2 client
     # that repeats its call on every 202 (about ten a second).
@@ -70,6 +75,8 @@ class Config:
             allow_private_targets=_flag(env.get("CRAWLPLANE_ALLOW_PRIVATE_TARGETS")),
             max_processes=int(env.get("CRAWLPLANE_MAX_PROCESSES", defaults.max_processes)),
             warm_workers=int(env.get("CRAWLPLANE_WARM_WORKERS", defaults.warm_workers)),
+            shared_runs=int(env.get("CRAWLPLANE_SHARED_RUNS", defaults.shared_runs)),
+            shared_recycle=int(env.get("CRAWLPLANE_SHARED_RECYCLE", defaults.shared_recycle)),
             max_run_tries=int(env.get("CRAWLPLANE_MAX_RUN_TRIES", defaults.max_run_tries)),
             max_run_processes=int(env.get("CRAWLPLANE_MAX_RUN_PROCESSES",
                                           defaults.max_run_processes)),

@@ -11,6 +11,13 @@ Protocol, JSON lines: stdin `{"task_id", "run_id"}` forks a run; stdout answers
 `{"run_id", "pid"}` once forked, and `{"pid", "code"}` when a child has exited (code negative:
 killed by that signal). EOF on stdin (the server went away) ends the fork server; its children
 go on and finish their runs (a new server adopts them by pid).
+
+Shared crawl processes (engine/shared.py: several small runs side by side): stdin
+`{"shared": N}` forks one, numbered N by the launcher, with a pipe for its stdin; stdout answers
+`{"shared": N, "pid"}`. `{"to": N, "message": {...}}` passes a command on to shared process N
+(it may be asked before its pid is known). A shared process reports each run's end itself on
+this process's stdout (`{"from": N, "run_id", "code"}`; lines are written whole, so they do
+not interleave with ours).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.shared import serve, shared_log_path
 from engine.worker import crawl, log_path, prepare
 
 
@@ -39,12 +47,13 @@ def main() -> int:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select through the wakeup fd
     stdin = sys.stdin.fileno()
     pending = b""
+    shared = Pipes()
     while True:
         with contextlib.suppress(InterruptedError):
             readable, _, _ = select.select([stdin, wake_r], [], [])
         if wake_r in readable:
             os.read(wake_r, 4096)
-            reap()
+            reap(shared)
         if stdin in readable:
             chunk = os.read(stdin, 65536)
             if not chunk:
@@ -53,13 +62,55 @@ def main() -> int:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 if line.strip():
-                    job = json.loads(line)
-                    pid = fork(settings, job, (wake_r, wake_w))
-                    say({"run_id": job["run_id"], "pid": pid})
-        reap()
+                    handle(settings, json.loads(line), (wake_r, wake_w), shared)
+        reap(shared)
 
 
-def fork(settings: Any, job: dict[str, str], fds: tuple[int, int]) -> int:
+class Pipes:
+    """The write ends of the shared crawl processes' stdin, by their number and pid."""
+
+    def __init__(self) -> None:
+        self.fds: dict[int, int] = {}
+        self.numbers: dict[int, int] = {}  # pid -> number
+
+    def add(self, number: int, pid: int, fd: int) -> None:
+        self.fds[number] = fd
+        self.numbers[pid] = number
+
+    def send(self, number: int, message: dict[str, Any]) -> None:
+        fd = self.fds.get(number)
+        if fd is None:
+            return
+        try:
+            os.write(fd, json.dumps(message).encode() + b"\n")
+        except OSError:  # it exited meanwhile: its end is reported by pid
+            pass
+
+    def ended(self, pid: int) -> None:
+        number = self.numbers.pop(pid, None)
+        fd = self.fds.pop(number, None) if number is not None else None
+        if fd is not None:
+            os.close(fd)
+
+
+def handle(settings: Any, job: dict[str, Any], fds: tuple[int, int], shared: Pipes) -> None:
+    if "to" in job:
+        shared.send(int(job["to"]), job["message"])
+    elif "shared" in job:
+        read, write = os.pipe()
+        pid = fork(settings, job, (*fds, write, *shared.fds.values()), stdin=read)
+        os.close(read)
+        shared.add(int(job["shared"]), pid, write)
+        say({"shared": job["shared"], "pid": pid})
+    else:
+        pid = fork(settings, job, (*fds, *shared.fds.values()))
+        say({"run_id": job["run_id"], "pid": pid})
+
+
+def fork(settings: Any, job: dict[str, Any], fds: tuple[int, ...], stdin: int = -1) -> int:
+    """A child for `job`: one run, or a shared crawl process (reading commands on `stdin`).
+    `fds` are this process's own descriptors, which the child closes (a shared process's
+    stdin pipe held open by another child would never see its EOF)."""
     pid = os.fork()
     if pid:
         return pid
@@ -70,13 +121,22 @@ def fork(settings: Any, job: dict[str, str], fds: tuple[int, int]) -> int:
         for fd in fds:
             os.close(fd)
         null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        log_file = log_path(Path(settings["CRAWLPLANE_DATA_DIR"]), job["run_id"])
+        data_dir = Path(settings["CRAWLPLANE_DATA_DIR"])
+        if stdin >= 0:  # a shared crawl process: stdout stays ours, for its reports
+            os.dup2(stdin, 0)
+            os.close(stdin)
+            log_file = shared_log_path(data_dir, os.getpid())
+        else:
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            log_file = log_path(data_dir, job["run_id"])
         log_file.parent.mkdir(parents=True, exist_ok=True)
         err = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(err, 2)
-        crawl(settings, job)
+        if stdin >= 0:
+            serve(settings, int(job["shared"]))
+        else:
+            crawl(settings, job)
         code = 0
     except BaseException:
         import traceback
@@ -89,7 +149,7 @@ def fork(settings: Any, job: dict[str, str], fds: tuple[int, int]) -> int:
         os._exit(code)
 
 
-def reap() -> None:
+def reap(shared: Pipes) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -97,6 +157,7 @@ def reap() -> None:
             return
         if pid == 0:
             return
+        shared.ended(pid)
         say({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 

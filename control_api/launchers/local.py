@@ -3,7 +3,11 @@
 
 With warm workers on (CRAWLPLANE_WARM_WORKERS, default 1), runs are forked by a fork server
 (engine/forkserver.py) that has imported Scrapy and the engine once: every run of a burst
-starts in milliseconds, in a fresh process of its own. With 0, each run starts a new Python."""
+starts in milliseconds, in a fresh process of its own. With 0, each run starts a new Python.
+
+Small runs (engine/small.py, decided from the stored scheme when claimed) share a crawl process
+forked by the fork server instead (engine/shared.py, launchers/shared.py): a burst of one-page
+tasks runs side by side rather than queueing for the slots, each shared process one slot."""
 
 from __future__ import annotations
 
@@ -22,8 +26,10 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from control_api.config import Config
 from control_api.launchers.base import Launcher, poll_after, settle, stop_polling
 from control_api.launchers.processes import Forked, ForkServer, Worker, pid_alive
+from control_api.launchers.shared import SharedProcess, SharedRun, pick
 from engine.frontier import worker_for
 from engine.frontier.jobs import NUDGE
+from engine.small import is_small
 from engine.store import Row, Store, runs
 from engine.store.frontier import release
 from engine.store.runs import claim
@@ -58,12 +64,14 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]
     return adopt, gone
 
 
-def claim_processes(store: Store, launcher: str, limit: int) -> list[Row]:
-    """`claim`, with the crawl processes each run's scheme asks for (`processes`)."""
-    claimed = claim(store, launcher, limit)
+def claim_processes(store: Store, launcher: str, limit: int,
+                    fits: Callable[[Row], bool] | None = None) -> list[Row]:
+    """`claim`, with the crawl processes each run's scheme asks for (`processes`) and whether
+    it may share a crawl process (`small`); with `fits`, only the runs there is room for."""
+    claimed = claim(store, launcher, limit, fits, scan=2 * limit + 10)
     for run in claimed:
-        task = store.get_task(run["task_id"]) or {}
-        run["processes"] = int((task.get("scheme") or {}).get("processes") or 1)
+        run["processes"] = int(run["scheme"].get("processes") or 1)
+        run["small"] = is_small(run["scheme"], run["kind"])
     return claimed
 
 
@@ -83,13 +91,18 @@ class LocalLauncher:
         self.config = config
         self.reactor = reactor
         self.on_finished = on_finished
-        self.running: dict[str, Worker | Forked] = {}
+        self.running: dict[str, Worker | Forked | SharedRun] = {}
         # A run's other processes ("processes": N), on the same frontier.
         self.helpers: dict[str, list[Worker | Forked]] = {}
         self.relaunch: dict[str, Row] = {}  # claimed runs whose previous process still exits
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
         self.fork_server: ForkServer | None = None
+        self.shared: dict[int, SharedProcess] = {}  # by the number the launcher gave it
+        self._shared_by_pid: dict[int, SharedProcess] = {}
+        self._shared_count = 0
         self._claiming = False
+        self._kick_again = False  # asked to kick while claiming: claim again once done
+        self._placing: list[tuple[str, str]] = []  # (run id, handle) to write, in one go
         self._stopping = False
         self._watch: task.LoopingCall | None = None
         self._by_pid: dict[int, Forked] = {}
@@ -108,8 +121,6 @@ class LocalLauncher:
     def stop(self) -> None:
         self._stopping = True
         stop_polling(self._loop)
-        if self.fork_server is not None:
-            self.fork_server.close()
         # Runs are paused: their crawls finish what is in flight and exit; the frontier stays
         # in the store, and this server resumes them when it starts again.
         for run_id, worker in list(self.running.items()):
@@ -120,6 +131,8 @@ class LocalLauncher:
             if runs.pause(self.store, run_id, by=paused_by(self.name)):
                 with suppress(OSError):
                     os.kill(pid, signal.SIGTERM)
+        if self.fork_server is not None:  # (after: it passes the shared processes' stops on)
+            self.fork_server.close()
 
     def _recover(self, found: tuple[dict[str, int], dict[str, int]]) -> None:
         adopt, gone = found
@@ -147,24 +160,86 @@ class LocalLauncher:
 
     @property
     def free(self) -> int:
+        """Crawl process slots free: a shared process takes one, whatever its runs."""
         helpers = sum(len(workers) for workers in self.helpers.values())
-        return self.config.max_processes - len(self.running) - len(self.adopted) - helpers
+        own = sum(1 for crawl in self.running.values() if not isinstance(crawl, SharedRun))
+        # (an adopted shared process's runs have one pid)
+        return (self.config.max_processes - own - len(set(self.adopted.values())) - helpers
+                - len(self.shared))
+
+    @property
+    def sharing(self) -> bool:
+        return self.config.shared_runs > 0 and self.fork_server is not None
 
     def kick(self) -> None:
-        if self._claiming or self._stopping or self.free <= 0:
+        if self._claiming:  # runs queued meanwhile are claimed next, not at the next poll
+            self._kick_again = True
+            return
+        if self._stopping:
+            return
+        fits, limit = None, self.free
+        if self.sharing:
+            fits, limit = self._planner()
+        if limit <= 0:
             return
         self._claiming = True
-        d = threads.deferToThread(claim_processes, self.store, self.name, self.free)
+        d = threads.deferToThread(claim_processes, self.store, self.name, limit, fits)
         d.addCallback(self._launch_all)
         d.addErrback(lambda f: logger.error("claiming runs failed: %s", f.getTraceback()))
         d.addBoth(self._claimed)
 
+    def _planner(self) -> tuple[Callable[[Row], bool], int]:
+        """Which queued runs there is room for, asked in queue order (in the claim's thread,
+        on a copy of the room now): a small run goes to a shared process (`pick`), which may
+        take a free slot; any other run needs a free slot. `_launch_all` places them the same
+        way."""
+        slots = self.free
+        per_process = min(self.config.shared_runs, max(1, self.config.shared_recycle))
+        rooms = [p.room for p in self.shared.values()]
+        used = [len(p.runs) for p in self.shared.values()]
+
+        def fits(run: Row) -> bool:
+            nonlocal slots
+            if is_small(run["scheme"], run["kind"]):
+                where = pick(rooms, used, slots)
+                if where < 0:
+                    return False
+                if where == len(rooms):
+                    slots -= 1
+                    rooms.append(per_process)
+                    used.append(0)
+                rooms[where] -= 1
+                used[where] += 1
+                return True
+            if slots > 0:
+                slots -= 1
+                return True
+            return False
+
+        return fits, max(0, slots) * per_process + sum(rooms)
+
     def _claimed(self, _: object) -> None:
         self._claiming = False
+        if self._kick_again:
+            self._kick_again = False
+            self.kick()
+        self._drain_idle()
+
+    def _drain_idle(self) -> None:
+        """A shared process with no runs left ends (its slot is free for any run), unless a
+        claim under way may give it more."""
+        if self._claiming:
+            return
+        for process in self.shared.values():
+            if not process.runs:
+                process.drain()
 
     def _launch_all(self, claimed: list[Row]) -> None:
         room = self.free - len(claimed)
         for run in claimed:
+            if run.get("small") and self.sharing and run["id"] not in self.running:
+                self._share(run)
+                continue
             if run["id"] in self.running:
                 # Resumed while its paused process still finishes what was in flight: two
                 # processes alone on one frontier would fetch the same pages. It starts when
@@ -177,6 +252,25 @@ class LocalLauncher:
             for _ in range(max(0, min(more, room))):
                 self.helpers.setdefault(run["id"], []).append(self._launch(run, helper=True))
                 room -= 1
+
+    def _share(self, run: Row) -> None:
+        """A small run into a shared process with room, or a new one in a free slot."""
+        assert self.fork_server is not None
+        processes = list(self.shared.values())
+        where = pick([p.room for p in processes], [len(p.runs) for p in processes], self.free)
+        if where < 0:  # the room it was claimed for is gone: back to the queue
+            threads.deferToThread(runs.requeue, self.store, run["id"])
+            return
+        if where < len(processes):
+            process = processes[where]
+        else:
+            self._shared_count += 1
+            process = SharedProcess(self.fork_server, self._shared_count,
+                                    self.config.shared_runs, self.config.shared_recycle)
+            self.shared[process.number] = process
+        self.running[run["id"]] = process.assign(run)
+        if process.pid:
+            self._place(run["id"], process.pid)
 
     def _launch(self, run: Row, helper: bool = False) -> Worker | Forked:
         """One crawl process on the run: forked by the fork server when there is one (placed
@@ -214,19 +308,69 @@ class LocalLauncher:
         crawl.pid = pid
         self._by_pid[pid] = crawl
         if not crawl.helper:
-            threads.deferToThread(runs.place, self.store, run_id, str(pid))
+            self._place(run_id, pid)
         if crawl.pending_signal:
             crawl.signal(crawl.pending_signal)
 
     def child_ended(self, pid: int, code: int) -> None:
+        process = self._shared_by_pid.pop(pid, None)
+        if process is not None:  # every run it still had died with it
+            self.shared.pop(process.number, None)
+            for run_id in list(process.runs):
+                self.ended(process.runs.pop(run_id), code)
+            if not self._stopping:
+                self.kick()
+            return
         crawl = self._by_pid.pop(pid, None)
         if crawl is not None:
             self.ended(crawl, code)
+
+    def shared_forked(self, number: int, pid: int) -> None:
+        process = self.shared.get(number)
+        if process is None:
+            return
+        process.pid = pid
+        self._shared_by_pid[pid] = process
+        for run_id in process.runs:  # the runs given to it before its pid was known
+            self._place(run_id, pid)
+
+    def _place(self, run_id: str, pid: int) -> None:
+        """Record the run's handle (its process's pid); those of one reactor turn (a burst
+        placed at once) in one transaction."""
+        if not self._placing:
+            time_: IReactorTime = self.reactor
+            time_.callLater(0, self._place_now)
+        self._placing.append((run_id, str(pid)))
+
+    def _place_now(self) -> None:
+        placed, self._placing = self._placing, []
+        d = threads.deferToThread(runs.place_all, self.store, placed)
+        d.addErrback(lambda f: logger.error("placing runs failed: %s", f.getTraceback()))
+
+    def shared_run_ended(self, number: int, run_id: str, code: int) -> None:
+        process = self.shared.get(number)
+        crawl = process.runs.pop(run_id, None) if process is not None else None
+        if crawl is not None:
+            self.ended(crawl, code)
+        self._drain_idle()
 
     def fork_server_ended(self, server: ForkServer) -> None:
         if self.fork_server is not server:
             return
         self.fork_server = None
+        for process in self.shared.values():  # they go on, draining: watched by pid
+            for run_id, shared_run in process.runs.items():
+                del self.running[run_id]
+                if process.pid:
+                    self.adopted[run_id] = process.pid
+                else:  # asked for, never forked
+                    shared_run.stderr = server.stderr
+                    self.running[run_id] = shared_run
+                    self.ended(shared_run, None)
+        if any(p.pid and p.runs for p in self.shared.values()):
+            self._watch_pids()
+        self.shared.clear()
+        self._shared_by_pid.clear()
         for run_id, crawl in list(self.running.items()):
             if not isinstance(crawl, Forked):
                 continue
@@ -243,7 +387,7 @@ class LocalLauncher:
                          .strip().splitlines()[-1:])
             self.reactor.callLater(RESPAWN_AFTER, self._start_fork_server)
 
-    def ended(self, worker: Worker | Forked, code: int | None) -> None:
+    def ended(self, worker: Worker | Forked | SharedRun, code: int | None) -> None:
         if worker.run_id is None:
             return
         if self._others_go_on(worker):
@@ -262,7 +406,7 @@ class LocalLauncher:
         if not self._stopping:
             self.kick()
 
-    def _others_go_on(self, worker: Worker | Forked) -> bool:
+    def _others_go_on(self, worker: Worker | Forked | SharedRun) -> bool:
         """One of a run's processes ended while others work on: what it held goes back to the
         frontier for them (the last one to end decides about the run)."""
         run_id = worker.run_id
@@ -312,8 +456,10 @@ class LocalLauncher:
             worker.signal("TERM")
             time_: IReactorTime = self.reactor
             time_.callLater(KILL_AFTER, self._kill, run["id"], worker)
-        elif pid:
+        elif pid and list(self.adopted.values()).count(pid) == 1:
             os.kill(pid, signal.SIGTERM)
+        # (an adopted shared process's other runs go on: this one stops at its next flush,
+        # its crawl seeing `cancel_requested` in the store)
 
     def nudge(self, run: Row) -> None:
         """A queued run starts; a running crawl process of this server takes its new work at
@@ -327,6 +473,15 @@ class LocalLauncher:
             with suppress(OSError):  # gone meanwhile: its successor polls anyway
                 os.kill(int(handle), NUDGE)
 
-    def _kill(self, run_id: str, worker: Worker | Forked) -> None:
-        if self.running.get(run_id) is worker:
-            worker.signal("KILL")
+    def _kill(self, run_id: str, worker: Worker | Forked | SharedRun) -> None:
+        if self.running.get(run_id) is not worker:
+            return
+        if isinstance(worker, SharedRun):
+            # Its crawler did not stop in time (a page in flight), and a SIGKILL would end its
+            # neighbours: the run ends here now, as a killed process's would; the crawler
+            # closes when that page comes or times out (its end is no longer awaited).
+            worker.process.runs.pop(run_id, None)
+            self.ended(worker, None)
+            self._drain_idle()
+            return
+        worker.signal("KILL")

@@ -68,16 +68,23 @@ class ForkServer(protocol.ProcessProtocol):
         self.stderr = b""
 
     def start(self, run: Row) -> None:
+        self.tell({"task_id": run["task_id"], "run_id": run["id"]})
+
+    def tell(self, message: dict[str, Any]) -> None:
         assert self.transport is not None
-        self.transport.write(json.dumps({"task_id": run["task_id"], "run_id": run["id"]})
-                             .encode() + b"\n")
+        self.transport.write(json.dumps(message).encode() + b"\n")
 
     def outReceived(self, data: bytes) -> None:
         *lines, self.buffer = (self.buffer + data).split(b"\n")
         for line in lines:
             if line.strip():
                 message = json.loads(line)
-                if "run_id" in message:
+                if "from" in message:  # a run of a shared process ended
+                    self.launcher.shared_run_ended(int(message["from"]), message["run_id"],
+                                                   int(message["code"]))
+                elif "shared" in message:
+                    self.launcher.shared_forked(int(message["shared"]), int(message["pid"]))
+                elif "run_id" in message:
                     self.launcher.forked(message["run_id"], int(message["pid"]))
                 else:
                     self.launcher.child_ended(int(message["pid"]), message["code"])

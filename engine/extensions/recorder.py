@@ -94,6 +94,7 @@ class StoreRecorder:
         self.held: dict[str, _Held] = {}
         self.failures_written: dict[str, int] = {}
         self.flushing: Deferred[Any] | None = None
+        self.closing = False  # closing for a cancel or a pause seen in the store
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
             (self.spider_opened, signals.spider_opened),
@@ -264,7 +265,8 @@ class StoreRecorder:
         if self.flushing is not None:
             return self.flushing
         self.flushing = threads.deferToThread(self._write, self._take())
-        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value))
+        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value,
+                                                        extra={"crawler": self.crawler}))
         self.flushing.addBoth(self._flushed)
         return self.flushing
 
@@ -283,10 +285,12 @@ class StoreRecorder:
 
     def _flushed(self, stop: str | None) -> None:
         self.flushing = None
-        if stop:
+        if stop and not self.closing:  # (once: later flushes see the same)
+            self.closing = True
             logger.info("%s through the store; closing the crawl",
                         {"cancelled": "cancel requested", PAUSED: "paused"}.get(
-                            stop, f"the run's limits.max_items ({self.max_items}) reached"))
+                            stop, f"the run's limits.max_items ({self.max_items}) reached"),
+                        extra={"crawler": self.crawler})  # (its run's log: engine/runlog.py)
             self._close(stop)
         elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
             self._maybe_flush()
@@ -353,14 +357,17 @@ class StoreRecorder:
             progress["warnings"] = [*warnings, warning]
 
     def _render(self) -> None:
-        task = self.store.get_task(self.task_id)
-        if self.update_pages or task is None or self.store.get_run(self.run_id) is None:
+        # The spider's scheme is the task's (read when it started; a task's scheme does not
+        # change under a run): no need to read the task again.
+        scheme = getattr(self.crawler.spider, "scheme", None)
+        if self.update_pages or not isinstance(scheme, Scheme) or \
+                self.store.get_run(self.run_id) is None:
             return  # a job (no items), or deleted meanwhile
         try:
-            render_all(self.store, self.data_dir, self.run_id,
-                       Scheme.model_validate(task["scheme"]))
+            render_all(self.store, self.data_dir, self.run_id, scheme)
         except Exception:  # the server renders again when it sees the run end
-            logger.exception("rendering the results of run %s failed", self.run_id)
+            logger.exception("rendering the results of run %s failed", self.run_id,
+                             extra={"crawler": self.crawler})
 
 
 def _header(response: Response, name: bytes) -> str | None:

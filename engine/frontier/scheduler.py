@@ -71,12 +71,13 @@ class StoreScheduler(BaseScheduler):
             released = frontier.release(self.store, self.run_id)
             if released:
                 logger.info("%d pages in flight when an earlier crawl process stopped are "
-                            "fetched again", released)
+                            "fetched again", released, extra={"crawler": self.crawler})
         if self.job is not None:
             self.job.open()
             return
         restore = getattr(spider, "restore_details", None)
-        if restore is not None:
+        follows = getattr(spider, "follows_details", lambda: True)()
+        if restore is not None and follows:  # (no detail pages: nothing waits for one)
             restore(frontier.waiting_items(self.store, self.run_id),
                     frontier.detail_values(self.store, self.run_id))
 

@@ -174,6 +174,10 @@ class TaskSpider(Spider):
         rules = self.scheme.item.fields if self.scheme.item else []
         return {rule.name: rule for rule in rules if rule.follow is not None}
 
+    def follows_details(self) -> bool:
+        """Whether the scheme fetches detail pages (items may wait for them)."""
+        return bool(self._follow_rules())
+
     def restore_details(self, waiting: list[Row], known: list[Row]) -> None:
         """Items that wait for detail pages, and detail values found, by earlier processes."""
         self.details.restore(waiting, known, self._follow_rules())

@@ -23,7 +23,7 @@ Each takes a Store (its own transaction) or a Connection (the caller's transacti
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -90,22 +90,31 @@ def queue(target: Store | Connection, task_id: str, launcher: str | None = None)
     return run
 
 
-def claim(store: Store, launcher: str, limit: int) -> list[Row]:
-    """Take up to `limit` queued runs nobody has taken, oldest first."""
-    claimed = []
+def claim(store: Store, launcher: str, limit: int,
+          fits: Callable[[Row], bool] | None = None, scan: int | None = None) -> list[Row]:
+    """Take up to `limit` queued runs nobody has taken, oldest first, each with its task's
+    `scheme` and `kind` (read in the same round trip). With `fits`, the first `scan` queued
+    runs are looked at and only those `fits` accepts are taken (the launcher's room for them
+    depends on each run's scheme); `fits` is asked in queue order."""
+    claimed: list[Row] = []
     with store.engine.begin() as conn:
         candidates = conn.execute(
-            select(runs.c.id, runs.c.task_id)
+            select(runs.c.id, runs.c.task_id, tasks.c.scheme, tasks.c.kind)
+            .join(tasks, tasks.c.id == runs.c.task_id)
             .where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
-            .order_by(runs.c.queued_at).limit(limit)
+            .order_by(runs.c.queued_at).limit(scan if fits is not None and scan else limit)
         ).all()
         for run in candidates:
+            row = {"id": run.id, "task_id": run.task_id, "scheme": run.scheme or {},
+                   "kind": run.kind}
+            if len(claimed) >= limit or (fits is not None and not fits(row)):
+                continue
             taken = conn.execute(
                 update(runs).where(runs.c.id == run.id, runs.c.launcher.is_(None))
                 .values(launcher=launcher)
             ).rowcount
             if taken:
-                claimed.append({"id": run.id, "task_id": run.task_id})
+                claimed.append(row)
     return claimed
 
 
@@ -113,6 +122,13 @@ def place(store: Store, run_id: str, handle: str) -> bool:
     """Record where a claimed run runs: the launcher's handle (a pid, a Scrapyd job)."""
     with store.engine.begin() as conn:
         return update_run(conn, run_id, handle=handle)
+
+
+def place_all(store: Store, placed: Sequence[tuple[str, str]]) -> None:
+    """`place` for several runs at once, (run id, handle) each: one transaction."""
+    with store.engine.begin() as conn:
+        for run_id, handle in placed:
+            update_run(conn, run_id, handle=handle)
 
 
 def requeue(store: Store, run_id: str) -> bool:

@@ -1,0 +1,155 @@
+"""Small runs side by side in a shared crawl process (engine/shared.py): each keeps its own
+items, log, cancel, crash recovery and settings, as in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from control_api.launchers.processes import pid_alive
+from tests.shared.conftest import (
+    SHARED_RUNS,
+    ended_log,
+    gen_page,
+    handle,
+    items,
+    most_at_once,
+    run_log,
+    side_by_side,
+    slow_page,
+)
+from tests.site.fixture import TestSite
+from tests.support.server import Server, start_server
+from tests.support.wait import wait_until
+
+
+def test_a_burst_completes_with_each_runs_items_and_log(server: Server, site: TestSite) -> None:
+    pages = list(range(120, 132))
+    with ThreadPoolExecutor(len(pages)) as pool:
+        tasks = list(pool.map(lambda n: server.create(gen_page(site, n)), pages))
+    for task, n in zip(tasks, pages, strict=True):
+        done = server.wait_status(task["id"], "completed", "error", "cancelled")
+        assert done["status"] == "completed" and done["items"] == 1, done
+        assert items(server, task["id"]) == [{"title": f"Item {n}"}]
+        log = ended_log(server, task["id"], "Spider closed (finished)")
+        assert f"/gen/{n}.html" in log
+        others = [m for m in pages if m != n]
+        assert not [m for m in others if f"/gen/{m}.html" in log], log  # only its own lines
+        assert log.count("Spider opened") == 1
+    # They shared processes (fewer pids than runs), none with more runs at once than it may
+    # take (the store's start and end of a run lie within its crawler's life).
+    rows = [server.latest_run(t["id"]) or {} for t in tasks]
+    pids = {row["handle"] for row in rows}
+    assert len(pids) < len(rows)
+    for pid in pids:
+        assert most_at_once([row for row in rows if row["handle"] == pid]) <= SHARED_RUNS
+
+
+def test_cancel_one_of_several_side_by_side_runs(server: Server, site: TestSite) -> None:
+    doomed, doomed_path = slow_page(site, 2)
+    kept = [slow_page(site, 12) for _ in range(2)]
+    tasks = [server.create(doomed)] + [server.create(scheme) for scheme, _ in kept]
+    pid = side_by_side(server, site, tasks, [doomed_path] + [path for _, path in kept])
+    cancelled = server.ok("POST", f"/v1/tasks/{tasks[0]['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    # Its crawler stops (the stop command: what was in flight finishes) while its neighbours
+    # in the same process go on.
+    ended_log(server, tasks[0]["id"], "Spider closed (shutdown)")
+    for task in tasks[1:]:
+        assert server.task(task["id"])["status"] == "running"
+    for task in tasks[1:]:
+        done = server.wait_status(task["id"], "completed", "error", "cancelled")
+        assert done["status"] == "completed" and done["items"] == 1, done
+        assert handle(server, task["id"]) == pid
+        assert "Spider closed (shutdown)" not in run_log(server, task["id"])
+    assert server.task(tasks[0]["id"])["status"] == "cancelled"
+
+
+def test_pause_one_of_several_side_by_side_runs(server: Server, site: TestSite) -> None:
+    paused, paused_path = slow_page(site, 3)
+    kept, kept_path = slow_page(site, 3)
+    tasks = [server.create(paused), server.create(kept)]
+    side_by_side(server, site, tasks, [paused_path, kept_path])
+    assert server.ok("POST", f"/v1/tasks/{tasks[0]['id']}/pause")["status"] == "paused"
+    done = server.wait_status(tasks[1]["id"], "completed", "error", "cancelled")
+    assert done["status"] == "completed" and done["items"] == 1, done
+    # The paused run's crawler closed on its own (paused, what was in flight finished), the
+    # run stays paused until resumed, then carries on to the end.
+    ended_log(server, tasks[0]["id"])
+    assert server.task(tasks[0]["id"])["status"] == "paused"
+    server.ok("POST", f"/v1/tasks/{tasks[0]['id']}/resume", status=202)
+    done = server.wait_status(tasks[0]["id"], "completed", "error", "cancelled")
+    assert done["status"] == "completed" and done["items"] == 1, done
+    assert items(server, tasks[0]["id"]) == [{"value": "3.0"}]
+
+
+def test_each_run_keeps_its_own_settings(server: Server, site: TestSite) -> None:
+    """Schemes set Scrapy settings per crawler: nothing leaks to a neighbour."""
+    runs = [slow_page(site, 1, request={"headers": {"User-Agent": f"agent-{i}",
+                                                     "X-Run": str(i)}})
+            for i in range(3)]
+    tasks = [server.create(scheme) for scheme, _ in runs]
+    side_by_side(server, site, tasks, [path for _, path in runs])
+    for i, (_, path) in enumerate(runs):
+        seen = [e["headers"] for e in site.log("/slow/") if e["path"] == path]
+        assert seen and all(h["user-agent"] == [f"agent-{i}"] and h["x-run"] == [str(i)]
+                            for h in seen), seen
+    for task in tasks:
+        assert server.wait_status(task["id"], "completed", "error")["status"] == "completed"
+
+
+def test_kill_9_of_the_shared_process_mid_burst(server: Server, site: TestSite) -> None:
+    runs = [slow_page(site, 2) for _ in range(3)]
+    tasks = [server.create(scheme) for scheme, _ in runs]
+    pid = side_by_side(server, site, tasks, [path for _, path in runs])
+    os.kill(int(pid), signal.SIGKILL)
+    wait_until(lambda: not pid_alive(int(pid)), 10, message="the shared process gone")
+    for task in tasks:  # each retried, like a crashed run, and done once
+        done = server.wait_status(task["id"], "completed", "error", "cancelled", timeout=60)
+        assert done["status"] == "completed" and done["items"] == 1, done
+        assert len(items(server, task["id"])) == 1
+        run = server.latest_run(task["id"])
+        assert run is not None and run["tries"] == 1 and str(run["handle"]) != pid
+
+
+def test_a_new_server_adopts_a_shared_process_left_running(tmp_path: Path,
+                                                           site: TestSite) -> None:
+    """The server dies (its crawls go on); the next one adopts the shared process by pid, as
+    it does a run's own process: its runs end as they would have, not retried."""
+    server = start_server(tmp_path / "adopt", CRAWLPLANE_MAX_PROCESSES="1")
+    try:
+        runs = [slow_page(site, 10) for _ in range(2)]
+        tasks = [server.create(scheme) for scheme, _ in runs]
+        pid = side_by_side(server, site, tasks, [path for _, path in runs])
+        server.kill()
+        assert pid_alive(int(pid))
+        server.start()  # (well within the pages' 10 s: its recovery finds them running)
+        assert {server.task(t["id"])["status"] for t in tasks} == {"running"}
+        for task in tasks:
+            done = server.wait_status(task["id"], "completed", "error", "cancelled")
+            assert done["status"] == "completed" and done["items"] == 1, done
+            run = server.latest_run(task["id"])
+            assert run is not None and run["tries"] == 0 and str(run["handle"]) == pid
+        wait_until(lambda: not pid_alive(int(pid)), 15, message="the shared process to exit")
+    finally:
+        server.kill_group()
+
+
+def test_a_stopping_server_pauses_shared_runs_and_the_next_resumes_them(
+        tmp_path: Path, site: TestSite) -> None:
+    server = start_server(tmp_path / "stop", CRAWLPLANE_MAX_PROCESSES="1")
+    try:
+        runs = [slow_page(site, 3) for _ in range(2)]
+        tasks = [server.create(scheme) for scheme, _ in runs]
+        side_by_side(server, site, tasks, [path for _, path in runs])
+        server.stop()  # its launcher pauses them: stop commands through the fork server
+        assert {(server.latest_run(t["id"]) or {}).get("status") for t in tasks} == {"paused"}
+        server.start()
+        for task in tasks:
+            done = server.wait_status(task["id"], "completed", "error", "cancelled")
+            assert done["status"] == "completed" and done["items"] == 1, done
+            assert len(items(server, task["id"])) == 1
+    finally:
+        server.kill_group()
