@@ -43,13 +43,16 @@ RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
 
 
-def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]]:
+def recover(store: Store, launcher: str
+            ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Sort the runs a launcher of an earlier server left active: crawls still running to
     adopt (run id -> pid), runs whose process is gone to carry on (run id -> its pid); runs it
     claimed but never started go back to the queue, and so do the runs it paused when its
-    server stopped."""
+    server stopped, once their crawl has finished what it had in flight (run id -> the pid
+    still finishing: resumed now, a second process would fetch the same pages)."""
     adopt: dict[str, int] = {}
     gone: dict[str, int] = {}
+    finishing: dict[str, int] = {}
     for run in runs.active_runs(store, launcher):
         pid = int(run["handle"] or 0)
         if pid and pid_alive(pid):
@@ -58,10 +61,16 @@ def recover(store: Store, launcher: str) -> tuple[dict[str, int], dict[str, int]
             runs.requeue(store, run["id"])
         else:
             gone[run["id"]] = pid
-    resumed = runs.resume_paused_by(store, paused_by(launcher))
+    resumed = 0
+    for run in runs.paused_by(store, paused_by(launcher)):
+        pid = int(run["handle"] or 0) if str(run["handle"] or "").isdigit() else 0
+        if pid and pid_alive(pid):
+            finishing[run["id"]] = pid
+        elif runs.resume(store, run["id"]):
+            resumed += 1
     if resumed:
-        logger.info("resumed %d runs paused when the server stopped", len(resumed))
-    return adopt, gone
+        logger.info("resumed %d runs paused when the server stopped", resumed)
+    return adopt, gone, finishing
 
 
 def claim_processes(store: Store, launcher: str, limit: int,
@@ -96,6 +105,8 @@ class LocalLauncher:
         self.helpers: dict[str, list[Worker | Forked]] = {}
         self.relaunch: dict[str, Row] = {}  # claimed runs whose previous process still exits
         self.adopted: dict[str, int] = {}  # run id -> pid of a crawl left by an earlier server
+        # run id -> pid: paused by the stopping server, resumed once that crawl has exited
+        self.finishing: dict[str, int] = {}
         self.fork_server: ForkServer | None = None
         self.shared: dict[int, SharedProcess] = {}  # by the number the launcher gave it
         self._shared_by_pid: dict[int, SharedProcess] = {}
@@ -134,14 +145,16 @@ class LocalLauncher:
         if self.fork_server is not None:  # (after: it passes the shared processes' stops on)
             self.fork_server.close()
 
-    def _recover(self, found: tuple[dict[str, int], dict[str, int]]) -> None:
-        adopt, gone = found
+    def _recover(self, found: tuple[dict[str, int], dict[str, int], dict[str, int]]) -> None:
+        adopt, gone, finishing = found
         self.adopted.update(adopt)
+        self.finishing.update(finishing)
         for run_id in gone:  # (pid 0: every page its processes held goes back)
             self._died(run_id, 0, "the server stopped while this run was active and its "
                                     "crawl process is gone")
         if adopt:
             logger.info("adopted %d crawls left running by an earlier server", len(adopt))
+        if adopt or finishing:
             self._watch_pids()
 
     def _watch_pids(self) -> None:
@@ -155,6 +168,11 @@ class LocalLauncher:
             if not pid_alive(pid):
                 del self.adopted[run_id]
                 self._died(run_id, pid, "the crawl process exited without finishing its run")
+        for run_id, pid in list(self.finishing.items()):
+            if not pid_alive(pid):
+                del self.finishing[run_id]
+                resumed = threads.deferToThread(runs.resume, self.store, run_id)
+                resumed.addCallback(lambda _: self.kick())
 
     # -- launching ----------------------------------------------------------------------
 

@@ -186,12 +186,11 @@ def resume(target: Store | Connection, run_id: str) -> bool:
                           handle=None, paused_by=None)
 
 
-def resume_paused_by(store: Store, by: str) -> list[str]:
-    """Resume the runs `by` paused (a server that stopped, now starting again)."""
-    with store.engine.begin() as conn:
-        ids = list(conn.execute(select(runs.c.id).where(
-            runs.c.status == PAUSED, runs.c.paused_by == by)).scalars())
-        return [run_id for run_id in ids if resume(conn, run_id)]
+def paused_by(store: Store, by: str) -> list[Row]:
+    """The runs `by` paused (a server that stopped, now starting again): id and handle."""
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(runs.c.id, runs.c.handle).where(
+            runs.c.status == PAUSED, runs.c.paused_by == by)).mappings()]
 
 
 def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
