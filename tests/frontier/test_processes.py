@@ -37,8 +37,10 @@ def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
 def test_two_processes_keep_exactly_max_items(backend: Server, site: TestSite) -> None:
     # Both processes extract at once; each alone would stop only at the limit (its own count):
     # the store keeps the run's first 40 items and no more (engine/store/frontier.item_room).
+    # A crawl delay (shared by the processes) spreads the 40 items over some 4 s, so that the
+    # second process, forked a little later on a loaded machine, is extracting too.
     tok = token()
-    scheme = gen_scheme(site, delay=0.01, concurrency=4, max_pages=150, token=tok)
+    scheme = gen_scheme(site, delay=0.1, concurrency=4, max_pages=150, token=tok)
     scheme = {**scheme, "processes": 2, "limits": {**scheme["limits"], "max_items": 40}}
     task = backend.create(scheme)
     done = backend.wait_status(task["id"], "completed", "error", timeout=120)
