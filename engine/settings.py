@@ -15,6 +15,9 @@ ROBOTSTXT_OBEY = True
 USER_AGENT = "Crawlplane/0.1 (+https://github.com/crawlplane/crawlplane)"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs Python sent to a localhost HTTP port (its token in a file
+# under the user's home): not in a service's crawl processes, and one server per crawler.
+REMOTE_CONTROL_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {

@@ -156,6 +156,21 @@ def test_log_tail_and_ranges(api: Server, site: TestSite) -> None:
     assert api.call("GET", path, key="bob").status == 404
 
 
+def test_crawl_processes_run_no_remote_control_server(api: Server, site: TestSite) -> None:
+    """Scrapy 2.19's RemoteControl (Python run from a localhost HTTP port) is on by default:
+    neither a crawl of its own process nor a small run in a shared one starts it."""
+    small = {"start_urls": [site.abs("/gen/1.html")], "politeness": {"obey_robots": False},
+             "item": {"selector": "CSS: div.item",
+                      "fields": [{"name": "t", "selector": "CSS: h2"}]}}
+    for body in (scheme(site, pages=2, delay=0), small):
+        task = api.create(body)
+        assert api.wait(task["id"])["status"] == "completed"
+        log = api.call("GET", f"/v1/tasks/{task['id']}/log").body
+        assert b"Enabled extensions" in log, log[:500]
+        assert b"Remote control HTTP server" not in log, log  # (its line when it listens)
+        assert b"remote_control.RemoteControl" not in log, log  # (not an enabled extension)
+
+
 def test_stats_and_metrics_move_by_the_crawl(api: Server, site: TestSite) -> None:
     assert metrics(api, **{"X-Nothing": "1"})[0] == 401
     assert metrics(api, **{"X-API-KEY": api.keys["alice"]})[0] == 200
