@@ -280,19 +280,19 @@ pages.task = function () {
       "No webhook deliveries.", 6);
   }
 
-  // Endpoints of later branches (stats, log): shown once they exist; a 404 is asked once.
-  const absent = new Set();
+  // The run's stats and log tail; a 404 (no run yet, or its log not written yet: a queued run)
+  // hides the panel until a later refresh finds them.
   async function loadOptional() {
     for (const [name, path, show] of [
       ["stats", base + "/stats", (v) => { $("#stats").textContent = JSON.stringify(v, null, 2); }],
       ["log", base + "/log?tail=100", (v) => { $("#log").textContent = v; }],
     ]) {
-      if (absent.has(name)) continue;
       try {
         show(await api("GET", path));
         $(`#${name}-panel`).hidden = false;
       } catch (e) {
-        if (e.status === 404 || e.status === 405) absent.add(name); else throw e;
+        if (e.status !== 404) throw e;
+        $(`#${name}-panel`).hidden = true;
       }
     }
   }
