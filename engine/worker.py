@@ -53,7 +53,7 @@ def crawl(settings: Settings, job: dict[str, str]) -> None:
     log_file = log_path(Path(settings["CRAWLPLANE_DATA_DIR"]), job["run_id"])
     log_file.parent.mkdir(parents=True, exist_ok=True)
     settings.set("LOG_FILE", str(log_file), priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)  # (LOG_INSTALL_ROOT_HANDLER: True, the run's LOG_FILE)
     process.crawl("task", task_id=job["task_id"], run_id=job["run_id"])
     process.start()
 
