@@ -18,7 +18,9 @@ process sends it).
 Per run, as in a process of its own: its log file (engine/runlog.py routes records by crawler),
 its settings (each Crawler copies the process's settings and applies its scheme on its copy;
 what is reactor-wide, the DNS resolver and the thread pool size, comes from the process's
-settings only, which no scheme changes), its store (engine/store_access.py: one per crawler).
+settings only, which no scheme changes). The store is the process's, one SQLAlchemy engine for
+all its crawlers (engine/store_access.py share_store: one per crawler compiled every statement
+again for each run).
 """
 
 from __future__ import annotations
