@@ -82,5 +82,11 @@ def file_size(data_dir: Path, run_id: str, fmt: str) -> int | None:
 def render_all(store: Store, data_dir: Path, run_id: str, scheme: Scheme) -> None:
     """Every format the scheme asks for, rendered again from what the store now holds (their
     sizes recorded on the run in one write)."""
+    sizes.record(store, run_id, render_files(store, data_dir, run_id, scheme))
+
+
+def render_files(store: Store, data_dir: Path, run_id: str, scheme: Scheme) -> dict[str, int]:
+    """`render_all` without the write: the sizes, for the caller's own write (a crawl records
+    them with the run's final status)."""
     paths = {fmt: _render(store, data_dir, run_id, scheme, fmt) for fmt in scheme.formats}
-    sizes.record(store, run_id, {fmt: path.stat().st_size for fmt, path in paths.items()})
+    return {fmt: path.stat().st_size for fmt, path in paths.items()}

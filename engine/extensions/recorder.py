@@ -31,11 +31,11 @@ from twisted.internet.defer import Deferred
 from engine.frontier import worker_name
 from engine.frontier.jobs import is_job
 from engine.outcome import FAILED_REASON, Outcome
-from engine.results import render_all
+from engine.results import render_files
 from engine.run_warnings import ExtractionWatch, limit_warning, max_pages_warning, run_warnings
 from engine.scheme import Scheme
 from engine.signals import page_finished, page_parsed
-from engine.store import Row, Store, frontier, runs
+from engine.store import Row, Store, frontier, runs, sizes
 from engine.store.status import ACTIVE_STATUSES, CANCELLED, COMPLETED, ERROR, PAUSED, RUNNING
 from engine.store_access import crawl_store
 
@@ -339,9 +339,13 @@ class StoreRecorder:
             final = run_status(final[0], False, outcome)
         # The results files before the final status: a task shown ended has its files (and
         # their sizes), whoever watches the run (this server, another, or none).
-        self._render()
-        if final is not None:  # (only if still active: the API may have cancelled it since)
-            runs.finish(self.store, self.run_id, *final)
+        rendered = self._render()
+        # The sizes with the final status, one write (the store's one lock on SQLite); alone
+        # when the run goes on, or the API ended it meanwhile (finish only ends an active run).
+        finished = final is not None and runs.finish(self.store, self.run_id, *final,
+                                                     sizes=rendered)
+        if rendered and not finished:
+            sizes.record(self.store, self.run_id, rendered)
 
     def _budget_warning(self, progress: dict[str, Any]) -> None:
         """The page budget is the run's, counted in the store: every process of the run says it
@@ -356,18 +360,20 @@ class StoreRecorder:
         if (run.get("planned") or 0) >= scheme.limits.max_pages and warning not in warnings:
             progress["warnings"] = [*warnings, warning]
 
-    def _render(self) -> None:
+    def _render(self) -> dict[str, int] | None:
+        """The results files, rendered before the final status; their sizes."""
         # The spider's scheme is the task's (read when it started; a task's scheme does not
         # change under a run): no need to read the task again.
         scheme = getattr(self.crawler.spider, "scheme", None)
         if self.update_pages or not isinstance(scheme, Scheme) or \
                 self.store.get_run(self.run_id) is None:
-            return  # a job (no items), or deleted meanwhile
+            return None  # a job (no items), or deleted meanwhile
         try:
-            render_all(self.store, self.data_dir, self.run_id, scheme)
+            return render_files(self.store, self.data_dir, self.run_id, scheme)
         except Exception:  # the server renders again when it sees the run end
             logger.exception("rendering the results of run %s failed", self.run_id,
                              extra={"crawler": self.crawler})
+            return None
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -31,6 +31,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
+from engine.store import sizes as result_sizes
 from engine.store.frontier import release as release_pages
 from engine.store.status import (
     ACTIVE_STATUSES,
@@ -157,11 +158,14 @@ def start(store: Store, run_id: str) -> bool:
 
 
 def finish(target: Store | Connection, run_id: str, status: str, error: str | None = None,
-           **values: Any) -> bool:
-    """End an active run as `status` (with `values`, e.g. final counters); False when it had
-    ended already (its first end stands)."""
+           sizes: dict[str, int] | None = None, **values: Any) -> bool:
+    """End an active run as `status` (with `values`, e.g. final counters, and the `sizes` of
+    results files just rendered, in the same write); False when it had ended already (its
+    first end stands, and `sizes` are not recorded)."""
     assert status in TERMINAL_STATUSES
     with transaction(target) as conn:
+        if sizes:
+            values["result_sizes"] = result_sizes.merged(conn, run_id, sizes)
         return update_run(conn, run_id, only_if=ACTIVE_STATUSES, status=status, error=error,
                           ended_at=time.time(), **values)
 

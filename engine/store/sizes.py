@@ -10,13 +10,19 @@ from sqlalchemy import select, update
 from engine.store.tables import runs
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from engine.store.store import Store
 
 
 def record(store: Store, run_id: str, sizes: dict[str, int]) -> None:
     """Merge `sizes` into the run's recorded sizes (one transaction)."""
     with store.engine.begin() as conn:
-        current = conn.execute(select(runs.c.result_sizes)
-                               .where(runs.c.id == run_id)).scalar()
-        merged = {**(current or {}), **sizes}
-        conn.execute(update(runs).where(runs.c.id == run_id).values(result_sizes=merged))
+        conn.execute(update(runs).where(runs.c.id == run_id)
+                     .values(result_sizes=merged(conn, run_id, sizes)))
+
+
+def merged(conn: Connection, run_id: str, sizes: dict[str, int]) -> dict[str, int]:
+    """The run's recorded sizes with `sizes` over them, read in the caller's transaction."""
+    current = conn.execute(select(runs.c.result_sizes).where(runs.c.id == run_id)).scalar()
+    return {**(current or {}), **sizes}
