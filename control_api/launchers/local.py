@@ -43,6 +43,11 @@ RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
 
 
+def handle_pid(run: Row) -> int:
+    """The pid a local run's handle names (its crawl process), 0 when it has none yet."""
+    return int(run["handle"] or 0)
+
+
 def recover(store: Store, launcher: str
             ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Sort the runs a launcher of an earlier server left active: crawls still running to
@@ -54,7 +59,7 @@ def recover(store: Store, launcher: str
     gone: dict[str, int] = {}
     finishing: dict[str, int] = {}
     for run in runs.active_runs(store, launcher):
-        pid = int(run["handle"] or 0)
+        pid = handle_pid(run)
         if pid and pid_alive(pid):
             adopt[run["id"]] = pid
         elif run["status"] == "queued":
@@ -63,7 +68,7 @@ def recover(store: Store, launcher: str
             gone[run["id"]] = pid
     resumed = 0
     for run in runs.paused_by(store, paused_by(launcher)):
-        pid = int(run["handle"] or 0) if str(run["handle"] or "").isdigit() else 0
+        pid = handle_pid(run)
         if pid and pid_alive(pid):
             finishing[run["id"]] = pid
         elif runs.resume(store, run["id"]):
