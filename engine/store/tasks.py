@@ -47,7 +47,7 @@ def get(store: Store, tenant_id: str, task_id: str) -> Row | None:
 # A read by key (the API's hot path): the task joined with its latest run, and with the
 # caller's key when it is valid and of the task's tenant. One statement, built once: the key
 # check rides on the read, so a revoked key fails on its next request.
-_BY_KEY = _joined().add_columns(
+_BY_KEY = _joined(lean=True).add_columns(
     api_keys.c.id.label("key_id"), api_keys.c.tenant_id.label("key_tenant_id"),
 ).join(api_keys, and_(api_keys.c.tenant_id == tasks.c.tenant_id,
                       api_keys.c.key_hash == bindparam("key_hash"),
