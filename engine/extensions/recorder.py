@@ -272,7 +272,9 @@ class StoreRecorder:
 
     def _write(self, batch: dict[str, Any]) -> str | None:
         if self.frontier:  # (another process of the run may have ended it meanwhile)
-            self._budget_warning(batch["progress"])
+            before = self.store.get_run(self.run_id)
+            if before is not None:
+                self._budget_warning(batch["progress"], before)
         self.store.write_batch(**batch)
         run = self.store.get_run(self.run_id)
         if run is None or run["cancel_requested"]:
@@ -319,14 +321,19 @@ class StoreRecorder:
             if final[0] == PAUSED:  # a SIGTERM'd crawl (or paused meanwhile): it carries on
                 final = None
         # The store is closed when the engine has stopped (engine/store_access.py).
-        await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final))
+        await maybe_deferred_to_future(threads.deferToThread(self._end, batch, final, run))
 
-    def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None) -> None:
+    def _end(self, batch: dict[str, Any], final: tuple[str, str | None] | None,
+             run: Row | None) -> None:
+        """The crawl's last writes, as few as may be (on SQLite each write transaction waits
+        for the store's one lock): `run` is the run as read when the spider closed."""
+        if run is None:  # deleted meanwhile: nothing to write it to
+            return
         if self.frontier:
-            self._budget_warning(batch["progress"])
+            self._budget_warning(batch["progress"], run)
+            # What it claimed and did not finish, once the rest is written (same transaction).
+            batch["release_worker"] = worker_name()
         self.store.write_batch(**batch)
-        if self.frontier:  # what it claimed and did not finish, now that the rest is written
-            frontier.release(self.store, self.run_id, worker_name())
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
             if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
                 return  # other processes of the run still work on its frontier: the last ends it
@@ -347,13 +354,12 @@ class StoreRecorder:
         if rendered and not finished:
             sizes.record(self.store, self.run_id, rendered)
 
-    def _budget_warning(self, progress: dict[str, Any]) -> None:
+    def _budget_warning(self, progress: dict[str, Any], run: Row) -> None:
         """The page budget is the run's, counted in the store: every process of the run says it
         was reached, even if another one met it (each write replaces the run's warnings; the
         item limit's warning is the store's, Store.write_batch)."""
         scheme = getattr(self.crawler.spider, "scheme", None)
-        run = self.store.get_run(self.run_id)
-        if not isinstance(scheme, Scheme) or run is None:
+        if not isinstance(scheme, Scheme):
             return
         warning = max_pages_warning(scheme)
         warnings = list(progress.get("warnings") or [])
@@ -365,9 +371,8 @@ class StoreRecorder:
         # The spider's scheme is the task's (read when it started; a task's scheme does not
         # change under a run): no need to read the task again.
         scheme = getattr(self.crawler.spider, "scheme", None)
-        if self.update_pages or not isinstance(scheme, Scheme) or \
-                self.store.get_run(self.run_id) is None:
-            return None  # a job (no items), or deleted meanwhile
+        if self.update_pages or not isinstance(scheme, Scheme):
+            return None  # a job (no items)
         try:
             return render_files(self.store, self.data_dir, self.run_id, scheme)
         except Exception:  # the server renders again when it sees the run end

@@ -162,24 +162,30 @@ class StoreScheduler(BaseScheduler):
         return frontier.claim(self.store, self.run_id, self.worker, limit,
                               self.task_id if self.job is not None else None)
 
-    def _add(self) -> None:
+    def _add(self, claim: int = 0) -> list[Row]:
+        """The pages the spider made, into the store; with `claim`, the next batch of up to
+        that many claimed in the same transaction (on SQLite, one wait for the store's lock)."""
         if not self.new:
-            return
+            return []
         rows, self.new = self.new, []
-        _, refused = frontier.add(self.store, self.run_id, self.task_id, rows, self.max_pages)
+        refused, claimed = frontier.add(self.store, self.run_id, self.task_id, rows,
+                                        self.max_pages, self.worker if claim else None, claim)
         self.next_poll = self.next_check = 0.0  # new pages: look again at once
         if refused:
             self.spider.max_pages_reached = True
             details = [row for row in refused if row.get(DETAIL)]
             if details:  # their items go without the detail fields
                 self.spider.details_refused(details)
+        return claimed
 
     def _refill(self) -> None:
-        self._add()
         now = time.monotonic()
-        if now < self.next_poll:
+        if self.new:
+            rows = self._add(claim=self.batch)
+        elif now >= self.next_poll:
+            rows = self.claim(self.batch)
+        else:
             return
-        rows = self.claim(self.batch)
         if rows:
             self.window.extend(rows)
         else:

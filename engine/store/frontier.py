@@ -1,6 +1,7 @@
 """A stored run's frontier: its pages as rows, from Created to a final state (DESIGN.md 7).
 
-    add       new pages, unique by key per run, within limits.max_pages (counted here)
+    add       new pages, unique by key per run, within limits.max_pages (counted here), and
+              (for the crawl that made them) its next batch claimed in the same transaction
     claim     Created -> InProgress, taken by one crawl process (`worker`), a batch at a time
               (an interactive job's pages too: the API adds them, engine/frontier/jobs.py)
     commit    InProgress -> final state, with the page's items, in the caller's transaction
@@ -42,14 +43,16 @@ def _lock_run(conn: Connection, run_id: str) -> int:
     return int(conn.execute(select(runs.c.planned).where(runs.c.id == run_id)).scalar() or 0)
 
 
-def add(store: Store, run_id: str, task_id: str, rows: Sequence[Row],
-        max_pages: int | None) -> tuple[list[Row], list[Row]]:
+def add(store: Store, run_id: str, task_id: str, rows: Sequence[Row], max_pages: int | None,
+        claim_for: str | None = None, limit: int = 0) -> tuple[list[Row], list[Row]]:
     """Create pages for `rows` (id, key, url, depth, parent_id, page_no, follow_depth, detail)
-    whose key the run has not seen; returns those created and those refused for the budget."""
+    whose key the run has not seen; returns those refused for the budget and, with
+    `claim_for` (a worker), up to `limit` Created pages claimed for it in the same transaction
+    (a crawl adds what it found and takes its next batch: one write, not two)."""
     fresh: dict[str, Row] = {}
     for row in rows:
         fresh.setdefault(row["key"], row)
-    if not fresh:
+    if not fresh and claim_for is None:
         return [], []
     now = time.time()
     with store.engine.begin() as conn:
@@ -70,7 +73,8 @@ def add(store: Store, run_id: str, task_id: str, rows: Sequence[Row],
                 for row in created])
             conn.execute(update(runs).where(runs.c.id == run_id)
                          .values(planned=planned + len(created)))
-    return created, refused
+        claimed = _claim(conn, run_id, claim_for, limit) if claim_for is not None else []
+    return refused, claimed
 
 
 def item_room(conn: Connection, run_id: str, max_items: int) -> int:
@@ -92,25 +96,33 @@ def claim(store: Store, run_id: str, worker: str, limit: int,
     again; claimed, they move to this run. Its rows carry their cached body's validators
     (`etag`, `last_modified`) for a conditional request."""
     scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
-    created = (pages.c.state == CREATED, scope)
     with store.engine.connect() as conn:  # a look first: a poll that finds nothing writes nothing
-        if conn.execute(select(pages.c.id).where(*created).limit(1)).first() is None:
+        if conn.execute(select(pages.c.id).where(pages.c.state == CREATED, scope).limit(1)
+                        ).first() is None:
             return []
     with store.engine.begin() as conn:
-        query = (select(*REQUEST_COLUMNS, *(JOB_COLUMNS if job is not None else ()))
-                 .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
-                              if job is not None else pages)
-                 .where(*created).order_by(pages.c.created_at, pages.c.id).limit(limit))
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=pages, skip_locked=True)
-        else:
+        if conn.dialect.name != "postgresql":
             _lock_run(conn, run_id)
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-        if rows:
-            moved = {"run_id": run_id} if job is not None else {}
-            conn.execute(update(pages).where(pages.c.id.in_([r["id"] for r in rows]))
-                         .values(state=IN_PROGRESS, worker=worker, updated_at=time.time(),
-                                 **moved))
+        return _claim(conn, run_id, worker, limit, job)
+
+
+def _claim(conn: Connection, run_id: str, worker: str, limit: int,
+           job: str | None = None) -> list[Row]:
+    """`claim`, in the caller's transaction (on SQLite, one that has taken the run's row)."""
+    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
+    query = (select(*REQUEST_COLUMNS, *(JOB_COLUMNS if job is not None else ()))
+             .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
+                          if job is not None else pages)
+             .where(pages.c.state == CREATED, scope)
+             .order_by(pages.c.created_at, pages.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=pages, skip_locked=True)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    if rows:
+        moved = {"run_id": run_id} if job is not None else {}
+        conn.execute(update(pages).where(pages.c.id.in_([r["id"] for r in rows]))
+                     .values(state=IN_PROGRESS, worker=worker, updated_at=time.time(),
+                             **moved))
     return rows
 
 
@@ -118,16 +130,21 @@ def release(target: Store | Connection, run_id: str, worker: str | None = None,
             ids: Sequence[str] | None = None) -> int:
     """Pages of the run InProgress (for `worker`, or for anyone; only `ids` when given) back
     to Created."""
-    query = update(pages).where(pages.c.run_id == run_id, pages.c.state == IN_PROGRESS)
+    held = [pages.c.run_id == run_id, pages.c.state == IN_PROGRESS]
     if worker is not None:
-        query = query.where(pages.c.worker == worker)
+        held.append(pages.c.worker == worker)
     if ids is not None:
-        query = query.where(pages.c.id.in_(list(ids)))
-    query = query.values(state=CREATED, worker=None, updated_at=time.time())
+        held.append(pages.c.id.in_(list(ids)))
+    query = update(pages).where(*held)
     if isinstance(target, Connection):
-        return int(target.execute(query).rowcount)
+        return int(target.execute(query.values(state=CREATED, worker=None,
+                                               updated_at=time.time())).rowcount)
+    with target.engine.connect() as conn:  # a look first: (a new run's) nothing writes nothing
+        if conn.execute(select(pages.c.id).where(*held).limit(1)).first() is None:
+            return 0
     with target.engine.begin() as conn:
-        return int(conn.execute(query).rowcount)
+        return int(conn.execute(query.values(state=CREATED, worker=None,
+                                             updated_at=time.time())).rowcount)
 
 
 def waiting(store: Store, run_id: str, worker: str) -> bool:

@@ -29,6 +29,7 @@ from engine.store.tables import (
 )
 
 Row = dict[str, Any]
+POOL_SIZE = 10  # connections kept open (more are opened, and closed after use, when needed)
 __all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]
 
 
@@ -63,8 +64,10 @@ class Store:
         to the head revision first; without (crawl processes), only check that it is there:
         raises `SchemaError` with what to run (engine/store/schema.py)."""
         self.url = url
-        # A server that restarts drops PostgreSQL connections; a SQLite file never does.
-        self.engine: Engine = create_engine(url, future=True,
+        # A server that restarts drops PostgreSQL connections; a SQLite file never does. The
+        # pool keeps a connection for each of the reactor's pool threads (Twisted's default
+        # 10): with SQLAlchemy's 5, reads under load opened and closed one per request.
+        self.engine: Engine = create_engine(url, future=True, pool_size=POOL_SIZE,
                                             pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -164,6 +167,7 @@ class Store:
         added_failures: Mapping[str, int] | None = None,
         max_items: int | None = None,
         items_warning: str | None = None,
+        release_worker: str | None = None,
     ) -> None:
         """One transaction for everything a crawl process gathered since its last flush.
         With `update_pages` (an interactive job), the pages exist already and are updated.
@@ -171,7 +175,10 @@ class Store:
         and the run's counters and failures are increments; with `max_items` too, items past
         the run's limits.max_items (counted over all its processes) are not kept, and the run's
         warnings say so (`items_warning`) in whichever write reaches the limit or follows it:
-        decided here, with the run's row taken, as every process's write replaces them."""
+        decided here, with the run's row taken, as every process's write replaces them. With
+        `release_worker` (a crawl's last write), the pages that process still holds go back to
+        Created once its finished ones are in: in this transaction, as on SQLite every write
+        transaction waits for the store's one lock."""
         with self.engine.begin() as conn:
             if added is not None and run_id:  # first: takes the run's row (one writer)
                 if max_items:
@@ -197,6 +204,8 @@ class Store:
                 conn.execute(insert(items), list(item_rows))
             if run_id and progress:
                 conn.execute(update(runs).where(runs.c.id == run_id).values(**progress))
+            if run_id and release_worker is not None:
+                frontier.release(conn, run_id, release_worker)
 
     def iter_items(self, run_id: str, batch: int = 1000) -> Iterator[Any]:
         """The run's items in the order they were scraped, read in keyset-paged batches."""
@@ -209,10 +218,10 @@ class Store:
                     .order_by(items.c.id)
                     .limit(batch)
                 ).all()
-            if not rows:
-                return
             for row in rows:
                 yield row.data
+            if len(rows) < batch:  # the last batch: no need to ask again
+                return
             last = rows[-1].id
 
     def count_items(self, run_id: str) -> int:
