@@ -326,10 +326,15 @@ class StoreRecorder:
             self._budget_warning(batch["progress"])
         self.store.write_batch(**batch)
         if self.frontier:  # what it claimed and did not finish, now that the rest is written
-            frontier.release(self.store, self.run_id, worker_name())
+            frontier.release(self.store, self.run_id, worker_name(self.crawler.settings))
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
-            if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
-                return  # other processes of the run still work on its frontier: the last ends it
+            if frontier.open_pages(self.store, self.run_id) and (final[0] == "finished" or (
+                    final[0] == "shutdown"
+                    and self.crawler.settings.getint("CRAWLPLANE_RUN_PROCESSES", 1) > 1)):
+                # Other processes of the run still work on its frontier: the last ends it (one
+                # of several stopped on its own, e.g. its Scrapyd job cancelled, leaves them its
+                # pages; with none left, its launcher ends the run).
+                return
             run = self.store.get_run(self.run_id) or {}
             outcome = Outcome()
             outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))
