@@ -29,7 +29,9 @@ Every poll reads each node's `listjobs.json` (while some run is active):
   the node): the pages its crawl held go back to the frontier and another node carries the run
   on (engine/frontier/), up to `CRAWLPLANE_MAX_RUN_TRIES` times;
 - cancel is the store's flag (the crawl's recorder stops on it) plus `cancel.json` for each
-  job of the run, which also drops a job still pending on its node;
+  job of the run, which also drops a job still pending on its node; jobs still pending when
+  their run left the active statuses otherwise (it ended, was paused or queued again) are
+  dropped the same way;
 - a run resumed while a job of its paused crawl still finishes what was in flight goes back to
   the queue until no answering node lists a job of it pending or running: two crawls alone on
   one frontier would fetch the same pages.
@@ -44,6 +46,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 import treq
@@ -179,13 +182,15 @@ class ScrapydLauncher:
             run["id"]: (run["handle"], run) for run in active if run["handle"]}
         for run_id, handle in self.cancelling.items():
             watched.setdefault(run_id, (handle, None))
-        for run_id in set(self.jobs) - set(watched):  # ended, paused, queued again
-            self._forget(run_id)
-        if not watched:
+        leaving = set(self.jobs) - set(watched)  # ended, paused, queued again
+        if not watched and not leaving:
             return
         # Every node, not only those of the handles: a run's other jobs may be on any (and
         # after a restart, only the listings tell where).
         listings = await self._listings(self.nodes)
+        for run_id in leaving:
+            await self._drop_pending(run_id, listings)
+            self._forget(run_id)
         for handle, _ in watched.values():
             url = handle.split(" ", 1)[0]
             if url not in listings:  # no longer configured: as good as dead
@@ -267,6 +272,18 @@ class ScrapydLauncher:
                 return
         self._retry(run_id, f"Scrapyd node {url} stopped answering while this run was "
                             f"active (job {job_name})")
+
+    async def _drop_pending(self, run_id: str, listings: Listings) -> None:
+        """A run no longer active: its jobs still pending on their nodes are dropped (started,
+        each would only find its run ended; and a resumed run waits for them to exit)."""
+        nodes = {n.url: n for n in self.nodes}
+        for url, job in sorted(self.jobs.get(run_id, set())):
+            if url in nodes and (listings.get(url) or {}).get(job) == "pending":
+                with suppress(NodeError):
+                    await self.call(nodes[url], "cancel.json",
+                                    [("project", self.project), ("job", job)], post=True)
+                    logger.info("job %s of run %s, no longer active, dropped from %s", job,
+                                run_id, url)
 
     def _forget(self, run_id: str) -> None:
         for job in self.jobs.pop(run_id, set()) | self.gone.pop(run_id, set()):
