@@ -185,3 +185,24 @@ def test_dead_node_drops_its_job_and_the_run_goes_on(
         assert run["tries"] == 0  # carried on by its other job, not queued again
     finally:
         victim.start()
+
+
+def test_a_restarted_server_finds_the_runs_other_jobs(
+        server: Server, nodes: list[ScrapydNode], site: TestSite, store: Store) -> None:
+    """The handle names a run's first job only: a restarted server finds the others in the
+    nodes' listings, and gives back what one of them held when it is killed."""
+    tok = token()
+    task = server.create(scheme(site, tok, 2, 0.1), name="server restarted")
+    server.wait_status(task["id"], "running", timeout=60)
+    run_id = run_of_task(server, task["id"])["id"]
+    helper = f"{run_id}.2"
+    node = next(n for n in nodes if helper in n.jobs())
+    worker = job_worker(node.url, helper)
+    wait_until(lambda: handled_by(store, run_id, worker) >= 3, 90, 0.1, "the helper's pages")
+    server.restart()
+    node.post("cancel.json", {"project": "crawlplane", "job": helper, "signal": "KILL"})
+    log = server.wait_log(f"job {helper} of run {run_id} on {node.url} ended while its other "
+                          "jobs go on", timeout=30)
+    assert released(log, f"job {helper} of run") > 0
+    done = server.wait_status(task["id"], "completed", "error", timeout=180)
+    assert_complete(store, run_id, done)
