@@ -85,6 +85,9 @@ CRAWLPLANE_FRONTIER = False
 CRAWLPLANE_FRONTIER_BATCH = int(os.environ.get("CRAWLPLANE_FRONTIER_BATCH", "100"))
 # Crawl processes working on the run's frontier at once (the scheme's `processes`).
 CRAWLPLANE_RUN_PROCESSES = 1
+# The name this crawl process claims pages under (engine/frontier/worker_name), when its
+# launcher gives one (the Scrapyd launcher: the job's); "host:pid" when empty.
+CRAWLPLANE_WORKER = ""
 # Keep compressed page bodies in the store (the interactive API's page cache).
 CRAWLPLANE_STORE_BODIES = False
 # Interactive jobs (engine/frontier/jobs.py): "crawl" or "job", set from the stored task.

@@ -332,11 +332,16 @@ class StoreRecorder:
         if self.frontier:
             self._budget_warning(batch["progress"], run)
             # What it claimed and did not finish, once the rest is written (same transaction).
-            batch["release_worker"] = worker_name()
+            batch["release_worker"] = worker_name(self.crawler.settings)
         self.store.write_batch(**batch)
         if final is not None and self.frontier and final[0] not in (CANCELLED, PAUSED):
-            if frontier.open_pages(self.store, self.run_id) and final[0] == "finished":
-                return  # other processes of the run still work on its frontier: the last ends it
+            if frontier.open_pages(self.store, self.run_id) and (final[0] == "finished" or (
+                    final[0] == "shutdown"
+                    and self.crawler.settings.getint("CRAWLPLANE_RUN_PROCESSES", 1) > 1)):
+                # Other processes of the run still work on its frontier: the last ends it (one
+                # of several stopped on its own, e.g. its Scrapyd job cancelled, leaves them its
+                # pages; with none left, its launcher ends the run).
+                return
             run = self.store.get_run(self.run_id) or {}
             outcome = Outcome()
             outcome.succeeded = max(0, run.get("pages", 0) - run.get("failed", 0))

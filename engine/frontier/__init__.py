@@ -8,6 +8,7 @@ import os
 import socket
 
 from scrapy import Request
+from scrapy.settings import BaseSettings
 from w3lib.url import canonicalize_url
 
 from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID
@@ -25,9 +26,12 @@ def page_key(url: str, detail: str | None = None) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def worker_name() -> str:
-    """This crawl process, as the pages it claims name it (the launcher knows it too)."""
-    return worker_for(socket.gethostname(), os.getpid())
+def worker_name(settings: BaseSettings | None = None) -> str:
+    """This crawl process, as the pages it claims name it, so that its launcher can give them
+    back if it dies: the name the launcher gave it (`CRAWLPLANE_WORKER`, a Scrapyd job's: the
+    launcher does not know that process's host and pid), else "host:pid"."""
+    given = settings.get("CRAWLPLANE_WORKER") if settings is not None else None
+    return str(given) if given else worker_for(socket.gethostname(), os.getpid())
 
 
 def worker_for(host: str, pid: int | str) -> str:

@@ -46,7 +46,7 @@ class StoreScheduler(BaseScheduler):
         self.task_id: str = settings.get("CRAWLPLANE_TASK_ID")
         self.batch = settings.getint("CRAWLPLANE_FRONTIER_BATCH")
         self.processes = settings.getint("CRAWLPLANE_RUN_PROCESSES", 1)
-        self.worker = worker_name()
+        self.worker = worker_name(settings)
         self.new: list[Row] = []  # pages the spider made, not in the store yet
         self.window: deque[Row] = deque()  # claimed pages not handed to the engine yet
         self.memory: deque[Request] = deque()  # retries, redirects, requests without a key

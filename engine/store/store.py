@@ -24,6 +24,7 @@ from engine.store.tables import (
     items,
     page_bodies,
     pages,
+    pending_items,
     runs,
     tasks,
 )
@@ -254,7 +255,8 @@ class Store:
         return dict(row) if row else None
 
     def delete_run_data(self, conn: Connection, run_ids: Sequence[str]) -> None:
-        """Remove everything the given runs produced: pages, their attempts and bodies, items."""
+        """Remove everything the given runs produced: pages, their attempts and bodies, items
+        (and those still waiting for detail pages)."""
         if not run_ids:
             return
         page_ids = select(pages.c.id).where(pages.c.run_id.in_(run_ids)).scalar_subquery()
@@ -262,4 +264,5 @@ class Store:
         conn.execute(delete(page_bodies).where(page_bodies.c.page_id.in_(page_ids)))
         conn.execute(delete(pages).where(pages.c.run_id.in_(run_ids)))
         conn.execute(delete(items).where(items.c.run_id.in_(run_ids)))
+        conn.execute(delete(pending_items).where(pending_items.c.run_id.in_(run_ids)))
         conn.execute(delete(host_sends).where(host_sends.c.run_id.in_(run_ids)))

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from control_api.background.scheduler import fire
 from control_api.launchers.local import claim
 from control_api.web.schedules import CreateSchedule, create, get
-from engine.store import Store
+from engine.store import Store, frontier
+from engine.store import tasks as task_queries
 from engine.store.tables import pages, runs
 
 SCHEME = {"start_urls": ["https://example.com/"], "formats": ["jsonl"],
@@ -106,3 +107,22 @@ def test_schedules_fire_once_per_time(store: Store) -> None:
     assert fire(store, row, row["next_at"] + 1) is None
     fired = get(store, "tn_1", row["id"])
     assert fired["fired"] == 1 and fired["next_at"] == row["next_at"] + 300
+
+
+def test_clearing_a_task_drops_its_runs_waiting_items(store: Store) -> None:
+    """Restarting (runs cleared, task kept) and deleting a task leave no `pending_items` of
+    its runs: items that waited for detail pages go with the run's other data."""
+    for delete_task in (False, True):
+        task, run = store.create_task("tn_1", SCHEME, "a" * 32)
+        other_task, other = store.create_task("tn_1", SCHEME, "a" * 32)
+        assert run is not None and other is not None
+        with store.begin() as conn:
+            frontier.commit(conn, [], [
+                {"id": f"pi_{r['id']}", "run_id": r["id"], "data": {"title": "t"},
+                 "links": [["https://example.com/d", "detail", None]]}
+                for r in (run, other)], [])
+        assert len(frontier.waiting_items(store, run["id"])) == 1
+        task_queries.clear(store, task["id"], [run["id"]], delete_task=delete_task)
+        assert frontier.waiting_items(store, run["id"]) == []
+        assert len(frontier.waiting_items(store, other["id"])) == 1  # another task's stay
+        assert (store.get_task(task["id"]) is None) is delete_task
