@@ -23,6 +23,10 @@ FEED_EXPORT_ENCODING = "utf-8"
 # _parallel_asyncio): at its default of 100 that was ~40% of a crawl's CPU (py-spy, 60-page
 # crawl). The item pipelines here are synchronous; 8 is plenty.
 CONCURRENT_ITEMS = 8
+# Scrapy parses a callback's source (ast) to warn of a generator that returns a value, for each
+# new spider's bound methods (its cache never hits): ~5% of a one-page run's CPU (py-spy,
+# bursts). The callbacks here are the engine's own, not users'.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 DOWNLOADER_MIDDLEWARES = {
     # Outermost: sees each page's final outcome (after redirects and retries, or a refusal).
