@@ -5,7 +5,7 @@ caller's authentication, the outbound target check and the server's public addre
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from twisted.web.iweb import IRequest
@@ -13,6 +13,7 @@ from twisted.web.iweb import IRequest
 from control_api.config import Config
 from control_api.launchers.base import Launcher
 from control_api.web.auth import Auth
+from control_api.web.reads import ReadBatches
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class ApiContext:
     # The event streams' shared poller and the /metrics registry (web/events.py, metrics.py).
     events: EventHub | None = None
     metrics: Metrics | None = None
+    # The hot paths' store reads, in batches (web/reads.py).
+    reads: ReadBatches = field(default_factory=ReadBatches)
 
     async def check_targets(self, body: Any) -> None:
         if self.target_check is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -104,15 +105,16 @@ class TaskAPI:
     @app.route("/v1/tasks", methods=["GET"])
     async def list_tasks(self, request: IRequest) -> bytes:
         key_hash = self.ctx.auth.key_hash(request)
-        filters = {
+        filters: dict[str, Any] = {
             "status": query_choice(request, "status", TASK_STATUSES, None),
             "tag": query_arg(request, "tag"),
             "name": query_arg(request, "name"),
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
-        key, (rows, following, previous) = await in_thread(
-            list_page_by_key, self.store, key_hash, start=query_arg(request, "from"), **filters)
+        key, (rows, following, previous) = await self.ctx.reads(
+            partial(list_page_by_key, start=query_arg(request, "from"), **filters),
+            self.store, key_hash)
         self.ctx.auth.admit(key)
         return send_json(request, {
             "data": [self.task_json(request, row) for row in rows],
@@ -140,8 +142,8 @@ class TaskAPI:
 
     @app.route("/v1/tasks/<task_id:task_id>", methods=["GET"])
     async def get_task(self, request: IRequest, task_id: str) -> bytes:
-        key, row = await in_thread(q.get_by_key, self.store, self.ctx.auth.key_hash(request),
-                                   task_id)
+        key, row = await self.ctx.reads(q.get_by_key, self.store,
+                                        self.ctx.auth.key_hash(request), task_id)
         self.ctx.auth.admit(key)
         if row is None:
             raise TaskNotFound(task_id)

@@ -1,0 +1,63 @@
+"""Store reads on the API's hot paths (a task, a listing), coalesced into batches: the reads
+asked for while a batch is in the thread pool go together as the next one, one thread-pool hop
+and one wake-up of the reactor for all of them.
+
+Why: a store read in a pool thread releases the GIL at every SQLite step, and under load the
+reactor thread takes it each time; a read per hop cost about three times the read itself
+(`GET /v1/tasks/{id}` 0.33x `GET /health` with a hop each, 0.5x in batches: bench/api.py).
+Writes keep their own hops (`offload.in_thread`): a batch runs its reads one after the other,
+and a write has no business waiting behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+Read = tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]
+MAX_BATCH = 32  # reads per batch: a long queue is split, so that none waits for too many
+
+
+class ReadBatches:
+    """`await reads(f, *args)`: `f(*args)` in the reactor's thread pool, in a batch."""
+
+    def __init__(self, max_batch: int = MAX_BATCH):
+        self.max_batch = max_batch
+        self.waiting: list[Read] = []
+        self.running = False  # a batch is in the pool
+
+    def __call__(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        answer: Deferred[Any] = Deferred()
+        self.waiting.append((f, args, answer))
+        if not self.running:
+            self._next()
+        return answer
+
+    def _next(self) -> None:
+        batch, self.waiting = self.waiting[:self.max_batch], self.waiting[self.max_batch:]
+        self.running = bool(batch)
+        if batch:
+            threads.deferToThread(_run, batch).addCallback(self._answer, batch)
+
+    def _answer(self, results: list[Any], batch: list[Read]) -> None:
+        self._next()  # the next batch goes first: the callbacks below may take a while
+        for result, (_, _, answer) in zip(results, batch, strict=True):
+            if isinstance(result, Failure):
+                answer.errback(result)
+            else:
+                answer.callback(result)
+
+
+def _run(batch: list[Read]) -> list[Any]:
+    """In a pool thread: each read's result, or its failure (one read's error is its own)."""
+    results: list[Any] = []
+    for f, args, _ in batch:
+        try:
+            results.append(f(*args))
+        except Exception:
+            results.append(Failure())
+    return results

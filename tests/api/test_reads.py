@@ -1,0 +1,63 @@
+"""The hot paths' store reads in batches (control_api/web/reads.py), in-process on the reactor
+(pytest-twisted): reads asked for while a batch is in the pool go together, each caller gets
+its own answer or its own error, and a long queue is split."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from control_api.web.reads import ReadBatches
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest_twisted.ensureDeferred
+async def test_reads_asked_meanwhile_go_together_each_with_its_own_answer() -> None:
+    reads = ReadBatches()
+    gate = threading.Event()
+    ran: dict[int, list[int]] = {}  # the reads each pool thread ran, in order
+
+    def read(n: int) -> int:
+        if n == 0:
+            gate.wait(10)  # the first batch holds the pool while the others are asked for
+        ran.setdefault(threading.get_ident(), []).append(n)
+        if n == 3:
+            raise KeyError("no such task")
+        return n * 10
+
+    first = reads(read, 0)
+    rest = [reads(read, n) for n in range(1, 6)]
+    assert reads.running and len(reads.waiting) == 5  # none went to the pool on its own
+    gate.set()
+    assert await first == 0
+    answers = await defer.DeferredList(rest, consumeErrors=True)
+    assert [ok for ok, _ in answers] == [True, True, False, True, True]
+    assert [value for ok, value in answers if ok] == [10, 20, 40, 50]
+    assert answers[2][1].check(KeyError)  # the failing read's own error, for its caller only
+    # The five asked meanwhile ran as one batch: in one pool thread, one after the other.
+    assert any(calls[i:i + 5] == [1, 2, 3, 4, 5] for calls in ran.values()
+               for i in range(len(calls)))
+    assert not reads.running and not reads.waiting
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_long_queue_is_split_into_bounded_batches() -> None:
+    sizes: list[int] = []  # each batch's size, as it goes to the pool
+
+    class Counted(ReadBatches):
+        def _next(self) -> None:
+            sizes.append(min(len(self.waiting), self.max_batch))
+            super()._next()
+
+    reads = Counted(max_batch=4)
+    gate = threading.Event()
+    first = reads(gate.wait, 10)
+    others = [reads(lambda n: n, n) for n in range(10)]
+    gate.set()
+    assert await first is True
+    assert await defer.gatherResults(others) == list(range(10))
+    assert sizes[:4] == [1, 4, 4, 2]  # the first alone, then the 10 asked meanwhile, by 4
