@@ -39,6 +39,7 @@ class Server:
         from control_api.web.interactive import InteractiveAPI
         from control_api.web.metrics import Metrics
         from control_api.web.preview import PreviewAPI
+        from control_api.web.reads import POSTGRES_LANES, ReadBatches
         from control_api.web.schedules import ScheduleAPI
         from control_api.web.task_api import TaskAPI
         from engine.store import Store
@@ -61,6 +62,8 @@ class Server:
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
                                   target_check=targets.TargetCheck(config.allow_private_targets,
                                                                      self.reactor))
+        if self.store.engine.dialect.name != "sqlite":  # reads that wait on the network
+            self.context.reads = ReadBatches(lanes=POSTGRES_LANES)
         self.context.events = EventHub(self.store, self.reactor, config.data_dir,
                                        interval=config.events_interval,
                                        heartbeat=config.events_heartbeat)

@@ -6,7 +6,9 @@ Why: a store read in a pool thread releases the GIL at every SQLite step, and un
 reactor thread takes it each time; a read per hop cost about three times the read itself
 (`GET /v1/tasks/{id}` 0.33x `GET /health` with a hop each, 0.5x in batches: bench/api.py).
 Writes keep their own hops (`offload.in_thread`): a batch runs its reads one after the other,
-and a write has no business waiting behind them.
+and a write has no business waiting behind them. `lanes` batches may be in the pool at once:
+one on SQLite (measured), more on PostgreSQL, where a read waits on the network and one slow
+listing should not hold up every task read behind it.
 """
 
 from __future__ import annotations
@@ -20,30 +22,33 @@ from twisted.python.failure import Failure
 
 Read = tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]
 MAX_BATCH = 32  # reads per batch: a long queue is split, so that none waits for too many
+POSTGRES_LANES = 4  # batches in the pool at once on PostgreSQL (of the pool's 10 threads)
 
 
 class ReadBatches:
     """`await reads(f, *args)`: `f(*args)` in the reactor's thread pool, in a batch."""
 
-    def __init__(self, max_batch: int = MAX_BATCH):
+    def __init__(self, lanes: int = 1, max_batch: int = MAX_BATCH):
+        self.lanes = lanes
         self.max_batch = max_batch
         self.waiting: list[Read] = []
-        self.running = False  # a batch is in the pool
+        self.running = 0  # batches in the pool
 
     def __call__(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
         answer: Deferred[Any] = Deferred()
         self.waiting.append((f, args, answer))
-        if not self.running:
+        if self.running < self.lanes:
             self._next()
         return answer
 
     def _next(self) -> None:
         batch, self.waiting = self.waiting[:self.max_batch], self.waiting[self.max_batch:]
-        self.running = bool(batch)
         if batch:
+            self.running += 1
             threads.deferToThread(_run, batch).addCallback(self._answer, batch)
 
     def _answer(self, results: list[Any], batch: list[Read]) -> None:
+        self.running -= 1
         self._next()  # the next batch goes first: the callbacks below may take a while
         for result, (_, _, answer) in zip(results, batch, strict=True):
             if isinstance(result, Failure):

@@ -31,7 +31,7 @@ async def test_reads_asked_meanwhile_go_together_each_with_its_own_answer() -> N
 
     first = reads(read, 0)
     rest = [reads(read, n) for n in range(1, 6)]
-    assert reads.running and len(reads.waiting) == 5  # none went to the pool on its own
+    assert reads.running == 1 and len(reads.waiting) == 5  # none went to the pool on its own
     gate.set()
     assert await first == 0
     answers = await defer.DeferredList(rest, consumeErrors=True)
@@ -61,3 +61,15 @@ async def test_a_long_queue_is_split_into_bounded_batches() -> None:
     assert await first is True
     assert await defer.gatherResults(others) == list(range(10))
     assert sizes[:4] == [1, 4, 4, 2]  # the first alone, then the 10 asked meanwhile, by 4
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_two_lanes_a_slow_batch_does_not_hold_up_the_next() -> None:
+    reads = ReadBatches(lanes=2)
+    gate = threading.Event()
+    slow = reads(gate.wait, 10)  # holds one lane
+    assert await reads(lambda: "fast") == "fast"  # the other lane answers meanwhile
+    assert not slow.called
+    gate.set()
+    assert await slow is True
+    assert reads.running == 0
