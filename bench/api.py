@@ -14,6 +14,8 @@
 4. `--streams N` (alone: `--streams 200 --no-scrapyd --no-scrapyrt --no-load --repeat 0`):
    GET /v1/tasks/{id} req/s with no event streams, then with N open /events streams on
    (idle) tasks, same server. Target: ratio >= 0.9.
+5. `--postgres` (a fresh database of tests/pg.py's cluster) or `--store-url URL`: the server's
+   store; with `--repeat 0`, the reads (3.) alone, on that store.
 
 Scrapyd and ScrapyRT are installed into the venv on first use (pip); they are not dependencies.
 """
@@ -134,10 +136,10 @@ def summary(times: list[float]) -> str:
 
 
 class Crawlplane:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, store_url: str = ""):
         self.env = {**os.environ, "CRAWLPLANE_DATA_DIR": str(data_dir),
                     "CRAWLPLANE_LISTEN": "127.0.0.1:0", "CRAWLPLANE_ALLOW_PRIVATE_TARGETS": "1",
-                    "CRAWLPLANE_RATE_LIMIT": "0"}
+                    "CRAWLPLANE_RATE_LIMIT": "0", "CRAWLPLANE_STORE_URL": store_url}
         self.proc = subprocess.Popen([str(BIN / "crawlplane"), "serve"], env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
@@ -321,16 +323,28 @@ def main() -> int:
                         help="open this many event streams for the streams comparison")
     parser.add_argument("--burst", type=int, default=20, help="one-page tasks created at once")
     parser.add_argument("--list-tasks", type=int, default=300)
+    parser.add_argument("--store-url", default="", help="the server's store (default SQLite)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the store on a fresh PostgreSQL database (tests/pg.py); with "
+                             "--repeat 0, the reads alone")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cp-bench-"))
-    with TestSite.start(gen_pages=max(args.crawl_pages, args.pages)) as site:
-        server = Crawlplane(work / "crawlplane")
+    with contextlib.ExitStack() as stack, \
+            TestSite.start(gen_pages=max(args.crawl_pages, args.pages)) as site:
+        store_url = args.store_url
+        if args.postgres:  # a fresh database of tests/pg.py's cluster
+            from tests import pg
+
+            store_url = stack.enter_context(pg.fresh_database("crawlplane_bench"))
+        server = Crawlplane(work / "crawlplane", store_url)
         try:
             time.sleep(2)  # the warm worker is ready
             if args.streams:
                 streams_test(server, site, args)
             if not args.repeat:
+                if args.postgres or args.store_url:  # reads alone, on that store
+                    load_test(server, site, args)
                 return 0
             scheme = gen_scheme(site, args.pages)
             server.run_until_completed(scheme, args.pages)  # warm-up
