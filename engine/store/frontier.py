@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from engine.store.status import CREATED, IN_PROGRESS
 from engine.store.tables import page_bodies, pages, pending_items, runs
@@ -95,9 +96,8 @@ def claim(store: Store, run_id: str, worker: str, limit: int,
     under whichever run was active, and a Continue restart makes pages of earlier runs Created
     again; claimed, they move to this run. Its rows carry their cached body's validators
     (`etag`, `last_modified`) for a conditional request."""
-    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
     with store.engine.connect() as conn:  # a look first: a poll that finds nothing writes nothing
-        if conn.execute(select(pages.c.id).where(pages.c.state == CREATED, scope).limit(1)
+        if conn.execute(select(pages.c.id).where(*_claimable(run_id, job)).limit(1)
                         ).first() is None:
             return []
     with store.engine.begin() as conn:
@@ -109,11 +109,10 @@ def claim(store: Store, run_id: str, worker: str, limit: int,
 def _claim(conn: Connection, run_id: str, worker: str, limit: int,
            job: str | None = None) -> list[Row]:
     """`claim`, in the caller's transaction (on SQLite, one that has taken the run's row)."""
-    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
     query = (select(*REQUEST_COLUMNS, *(JOB_COLUMNS if job is not None else ()))
              .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
                           if job is not None else pages)
-             .where(pages.c.state == CREATED, scope)
+             .where(*_claimable(run_id, job))
              .order_by(pages.c.created_at, pages.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=pages, skip_locked=True)
@@ -124,6 +123,12 @@ def _claim(conn: Connection, run_id: str, worker: str, limit: int,
                      .values(state=IN_PROGRESS, worker=worker, updated_at=time.time(),
                              **moved))
     return rows
+
+
+def _claimable(run_id: str, job: str | None) -> tuple[ColumnElement[bool], ...]:
+    """Created pages of the run (of the job's task, for an interactive job)."""
+    scope = pages.c.task_id == job if job is not None else pages.c.run_id == run_id
+    return pages.c.state == CREATED, scope
 
 
 def release(target: Store | Connection, run_id: str, worker: str | None = None,
