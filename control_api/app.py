@@ -61,9 +61,10 @@ class Server:
         # outbound safety check of crawl targets and webhook URLs.
         self.context = ApiContext(self.store, config, self.launcher, Auth(self.store, config),
                                   target_check=targets.TargetCheck(config.allow_private_targets,
-                                                                     self.reactor))
-        if self.store.engine.dialect.name != "sqlite":  # reads that wait on the network
-            self.context.reads = ReadBatches(lanes=POSTGRES_LANES)
+                                                                     self.reactor),
+                                  # Reads that wait on the network may go several at once.
+                                  reads=ReadBatches(lanes=1 if self.store.engine.dialect.name
+                                                    == "sqlite" else POSTGRES_LANES))
         self.context.events = EventHub(self.store, self.reactor, config.data_dir,
                                        interval=config.events_interval,
                                        heartbeat=config.events_heartbeat)

@@ -45,10 +45,12 @@ class ReadBatches:
         batch, self.waiting = self.waiting[:self.max_batch], self.waiting[self.max_batch:]
         if batch:
             self.running += 1
-            threads.deferToThread(_run, batch).addCallback(self._answer, batch)
+            threads.deferToThread(_run, batch).addBoth(self._answer, batch)
 
-    def _answer(self, results: list[Any], batch: list[Read]) -> None:
+    def _answer(self, results: list[Any] | Failure, batch: list[Read]) -> None:
         self.running -= 1
+        if isinstance(results, Failure):  # (what `_run` does not catch): every read's answer
+            results = [results] * len(batch)
         self._next()  # the next batch goes first: the callbacks below may take a while
         for result, (_, _, answer) in zip(results, batch, strict=True):
             if isinstance(result, Failure):

@@ -73,3 +73,20 @@ async def test_with_two_lanes_a_slow_batch_does_not_hold_up_the_next() -> None:
     gate.set()
     assert await slow is True
     assert reads.running == 0
+
+
+class Abort(BaseException):
+    """What a read's `except Exception` does not catch."""
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_read_that_escapes_its_batch_fails_its_batch_and_frees_the_lane() -> None:
+    reads = ReadBatches()
+
+    def escape() -> None:
+        raise Abort()
+
+    answers = await defer.DeferredList([reads(escape), reads(escape)], consumeErrors=True)
+    assert all(not ok and failure.check(Abort) for ok, failure in answers)
+    assert reads.running == 0
+    assert await reads(lambda: "next") == "next"  # the lane is free again
