@@ -178,15 +178,29 @@ class StoreScheduler(BaseScheduler):
                 self.spider.details_refused(details)
         return claimed
 
+    def _claim_size(self) -> int:
+        """How many pages to claim now. Alone on the run: a batch. With other processes: a
+        host's worth (the scheme's concurrency) and only when every request this process holds
+        is being transferred: one waiting on a crawl delay or in a full downloader slot could
+        be fetched by another process meanwhile, and a short run would be one process's."""
+        if self.processes <= 1:
+            return self.batch
+        downloader = self.crawler.engine.downloader
+        transferring = sum(len(slot.transferring) for slot in downloader.slots.values())
+        if len(downloader.active) > transferring:
+            return 0
+        return min(self.batch, self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+
     def _refill(self) -> None:
         now = time.monotonic()
+        size = self._claim_size()
         if self.new:
-            rows = self._add(claim=self.batch)
-        elif now >= self.next_poll:
-            rows = self.claim(self.batch)
+            rows = self._add(claim=size)
+        elif now >= self.next_poll and size:
+            rows = self.claim(size)
         else:
             return
         if rows:
             self.window.extend(rows)
-        else:
+        elif size:  # the store had none: look again later
             self.next_poll = now + POLL_AFTER
