@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from control_api.config import Config
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from engine.store import Row
 
 logger = logging.getLogger(__name__)
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -48,8 +53,9 @@ class Server:
         self.reactor = reactor or default_reactor
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.database_url, migrate=config.auto_migrate)
-        # Called with a run id when a run's process is gone; results first, then webhooks.
-        self.finished_hooks: list[Callable[[str], Any]] = []
+        # Called with a run id and its task (None if it could not be read) when a run's
+        # process is gone; results first, then these in turn.
+        self.finished_hooks: list[Callable[[str, Row | None], Any]] = []
         self.launcher: Launcher
         if config.launcher == "scrapyd" or (not config.launcher and config.scrapyd_nodes):
             from control_api.launchers.scrapyd import ScrapydLauncher
@@ -91,16 +97,26 @@ class Server:
         from control_api.results import render_run
 
         d = threads.deferToThread(render_run, self.store, self.config.data_dir, run_id)
-        d.addErrback(self._failed, "rendering results", run_id)
-        # Each hook runs even when an earlier step failed (webhooks must not wait on a file).
+        d.addErrback(self._failed, "rendering results", run_id)  # (None: hooks read it)
+        d.addCallback(self._call_hooks, run_id)
+        return d
+
+    def _call_hooks(self, task: Row | None, run_id: str) -> Deferred[Any]:
+        """The hooks in turn, with the task read once (most have nothing to do for most
+        runs, and need no store read to know it); each runs even when an earlier one failed
+        (webhooks must not wait on a file)."""
+        from twisted.internet.defer import succeed
+
+        d: Deferred[Any] = succeed(None)
         for hook in self.finished_hooks:
-            d.addCallback(self._call_hook, hook, run_id)
+            d.addCallback(self._call_hook, hook, run_id, task)
             d.addErrback(self._failed, getattr(hook, "__qualname__", repr(hook)), run_id)
         return d
 
     @staticmethod
-    def _call_hook(_: object, hook: Callable[[str], Any], run_id: str) -> Any:
-        return hook(run_id)
+    def _call_hook(_: object, hook: Callable[[str, Row | None], Any], run_id: str,
+                   task: Row | None) -> Any:
+        return hook(run_id, task)
 
     @staticmethod
     def _failed(failure: Any, step: str, run_id: str) -> None:

@@ -116,8 +116,11 @@ class WebhookSender:
         if self._loop.running:
             self._loop.stop()
 
-    def run_finished(self, run_id: str) -> Any:
+    def run_finished(self, run_id: str, task: Row | None = None) -> Any:
         """A `Server.finished_hooks` entry: queue the run's deliveries, then send them now."""
+        if task is not None and not (task["callback_url"] or task["pingback_url"]
+                                     or task["postback_url"]):
+            return None
         d = threads.deferToThread(deliveries.create_for_run, self.store, self.config.data_dir,
                                   self.base_url, run_id)
         d.addCallback(lambda created: self.poll() if created else None)

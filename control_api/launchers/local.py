@@ -237,6 +237,10 @@ class LocalLauncher:
             if slots > 0:
                 slots -= 1
                 return True
+            idle = next((i for i in range(len(rooms)) if not used[i] and rooms[i] > 0), -1)
+            if idle >= 0:  # its slot, reclaimed (`_reclaim_idle`)
+                rooms[idle] = 0
+                return True
             return False
 
         return fits, max(0, slots) * per_process + sum(rooms)
@@ -246,16 +250,26 @@ class LocalLauncher:
         if self._kick_again:
             self._kick_again = False
             self.kick()
-        self._drain_idle()
+        else:
+            self._keep_one_ready()
 
-    def _drain_idle(self) -> None:
-        """A shared process with no runs left ends (its slot is free for any run), unless a
-        claim under way may give it more."""
-        if self._claiming:
-            return
-        for process in self.shared.values():
-            if not process.runs:
+    def _keep_one_ready(self) -> None:
+        """A shared process waiting for small runs while a slot is free and nothing queued
+        needs it (a claim just found none): the first runs of a burst start at once instead
+        of waiting for a process to be forked and its reactor made."""
+        if (self.sharing and not self._stopping and not self._claiming and self.free > 0
+                and not any(p.room for p in self.shared.values())):
+            self._new_shared()
+
+    def _reclaim_idle(self) -> None:
+        """A run that needs a slot of its own when none is free takes an idle shared process's:
+        told to drain, it exits at once (it has nothing to finish) and no longer counts.
+        Shared processes stay up while idle (their next runs start at once) for this reason."""
+        for number, process in list(self.shared.items()):
+            if not process.runs and not process.draining:
                 process.drain()
+                del self.shared[number]
+                return
 
     def _launch_all(self, claimed: list[Row]) -> None:
         room = self.free - len(claimed)
@@ -269,6 +283,8 @@ class LocalLauncher:
                 # that one has exited (`ended`).
                 self.relaunch[run["id"]] = run
                 continue
+            if self.free <= 0:
+                self._reclaim_idle()
             self.running[run["id"]] = self._launch(run)
             # More processes on the run's frontier, as its scheme asks, as far as slots allow.
             more = min(run["processes"], self.config.max_run_processes) - 1
@@ -284,16 +300,18 @@ class LocalLauncher:
         if where < 0:  # the room it was claimed for is gone: back to the queue
             threads.deferToThread(runs.requeue, self.store, run["id"])
             return
-        if where < len(processes):
-            process = processes[where]
-        else:
-            self._shared_count += 1
-            process = SharedProcess(self.fork_server, self._shared_count,
-                                    self.config.shared_runs, self.config.shared_recycle)
-            self.shared[process.number] = process
+        process = processes[where] if where < len(processes) else self._new_shared()
         self.running[run["id"]] = process.assign(run)
         if process.pid:
             self._place(run["id"], process.pid)
+
+    def _new_shared(self) -> SharedProcess:
+        assert self.fork_server is not None
+        self._shared_count += 1
+        process = SharedProcess(self.fork_server, self._shared_count, self.config.shared_runs,
+                                self.config.shared_recycle)
+        self.shared[process.number] = process
+        return process
 
     def _launch(self, run: Row, helper: bool = False) -> Worker | Forked:
         """One crawl process on the run: forked by the fork server when there is one (placed
@@ -375,7 +393,6 @@ class LocalLauncher:
         crawl = process.runs.pop(run_id, None) if process is not None else None
         if crawl is not None:
             self.ended(crawl, code)
-        self._drain_idle()
 
     def fork_server_ended(self, server: ForkServer) -> None:
         if self.fork_server is not server:
@@ -504,7 +521,7 @@ class LocalLauncher:
             # neighbours: the run ends here now, as a killed process's would; the crawler
             # closes when that page comes or times out (its end is no longer awaited).
             worker.process.runs.pop(run_id, None)
+            worker.process.drain()  # (no new runs beside the crawler that would not stop)
             self.ended(worker, None)
-            self._drain_idle()
             return
         worker.signal("KILL")

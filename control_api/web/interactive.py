@@ -32,6 +32,7 @@ from engine.extraction.selectors import SelectorSyntaxError, page_selector, pars
 from engine.outbound import scheme_problem
 from engine.scheme import FieldRule, SchemeError, validation_errors
 from engine.store import ACTIVE_STATUSES, Row
+from engine.store.jobs import JOB
 from engine.store.status import CREATED, DELETED, HANDLED, IN_PROGRESS
 
 _SCRAPE_PARAM = re.compile(r"^scrapeParams\[(\d+)\]\.(name|selector|attributeName)$",
@@ -78,9 +79,11 @@ class InteractiveAPI:
         self.store = ctx.store
         self.launcher = ctx.launcher
 
-    def run_finished(self, run_id: str) -> Any:
+    def run_finished(self, run_id: str, task: Row | None = None) -> Any:
         """A server hook after each run: a job whose crawl went idle while work was arriving
         gets a new run."""
+        if task is not None and task["kind"] != JOB:
+            return None
         d = in_thread(jobs.run_finished, self.store, run_id)
         d.addCallback(lambda queued: self.launcher.kick() if queued else None)
         return d

@@ -202,6 +202,10 @@ def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
     """A crawl process of the run died without finishing it: the pages it held go back to
     the frontier and the run is queued again, or ends as an error once it died `max_tries`
     times. Returns the run's status (as it was, when it was not active; None if deleted)."""
+    with store.engine.connect() as conn:  # (every run's end comes here: most have ended)
+        status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+    if status is None or status in TERMINAL_STATUSES:  # nothing of it is fetched again
+        return status
     with store.engine.begin() as conn:
         release_pages(conn, run_id, worker)
         found = conn.execute(select(runs.c.tries, runs.c.status).where(runs.c.id == run_id)
