@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,3 +154,23 @@ def test_a_stopping_server_pauses_shared_runs_and_the_next_resumes_them(
             assert len(items(server, task["id"])) == 1
     finally:
         server.kill_group()
+
+
+def test_an_idle_shared_process_waits_for_runs_and_gives_its_slot_to_a_large_one(
+        server: Server, site: TestSite) -> None:
+    """A shared process stays up when its runs are done (the next burst starts at once), and
+    a run that needs a process of its own takes its slot (the server has one)."""
+    first = server.create(gen_page(site, 140))
+    assert server.wait_status(first["id"], "completed", "error")["status"] == "completed"
+    pid = handle(server, first["id"])
+    time.sleep(2.5)  # two of the launcher's polls: it is not drained for being idle
+    assert pid_alive(int(pid))
+    second = server.create(gen_page(site, 141))
+    assert server.wait_status(second["id"], "completed", "error")["status"] == "completed"
+    assert handle(server, second["id"]) == pid
+    large = server.create(gen_page(site, 142, follow=[{"selector": "CSS: li a", "max_depth": 1}],
+                                   limits={"max_pages": 3}))
+    done = server.wait_status(large["id"], "completed", "error", timeout=30)
+    assert done["status"] == "completed" and done["pages"] == 3, done
+    assert handle(server, large["id"]) != pid
+    wait_until(lambda: not pid_alive(int(pid)), 10, message="the idle shared process to exit")
