@@ -287,7 +287,8 @@ def burst_scrapyrt(site: TestSite, n: int, repeat: int) -> list[float]:
 def load(url: str, key: str, duration: float, connections: int) -> tuple[float, float]:
     """Requests per second and p99 latency (ms) of GET `url` over keep-alive connections."""
     parts = urllib.parse.urlsplit(url)
-    request = (f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-KEY: {key}\r\n"
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    request = (f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-KEY: {key}\r\n"
                f"\r\n").encode()
     latencies: list[float] = []
 
