@@ -9,6 +9,7 @@ and 400 problem+json, and the connection closes after the answer.
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +18,7 @@ from twisted.web.server import Site
 
 from control_api.web.errors import problem
 
+ACCESS = logging.getLogger("control_api.access")
 DRAIN_SECONDS = 10  # how long a refused client may keep sending before it is cut off
 
 
@@ -69,3 +71,10 @@ class ApiSite(Site):
     """A Site speaking HTTP/1.1 through `Channel` (the server listens on plain TCP: no h2)."""
 
     protocol: Any = Channel
+
+    def log(self, request: Any) -> None:
+        """The access log line (Twisted's combined log format) straight to Python's logging:
+        through Twisted's log file and observers it cost about 6% of the server's CPU time
+        per request."""
+        if ACCESS.isEnabledFor(logging.INFO):
+            ACCESS.info("%s", self._logFormatter(self._logDateTime, request))

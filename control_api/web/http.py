@@ -20,9 +20,15 @@ NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 def send_json(request: IRequest, body: Any, status: int = 200,
               content_type: str = "application/json") -> bytes:
     # With the reason phrase: Twisted has none for some codes (422 would say "Unknown Status").
+    return send_json_text(request, json.dumps(body, ensure_ascii=False), status, content_type)
+
+
+def send_json_text(request: IRequest, text: str, status: int = 200,
+                   content_type: str = "application/json") -> bytes:
+    """A body encoded already, as `send_json` encodes (control_api/web/views.py)."""
     request.setResponseCode(status, HTTPStatus(status).phrase.encode())
     request.setHeader(b"Content-Type", content_type.encode())
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return text.encode("utf-8")
 
 
 def query_arg(request: IRequest, name: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,18 @@ from control_api.web import metrics as web_metrics
 from control_api.web import task_view as q
 from control_api.web.context import ApiContext
 from control_api.web.errors import BadRequest, NotFound, TaskNotFound
-from control_api.web.http import query_arg, query_choice, query_int, read_json, send_json, validate
+from control_api.web.http import (
+    query_arg,
+    query_choice,
+    query_int,
+    read_json,
+    send_json,
+    send_json_text,
+    validate,
+)
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
+from control_api.web.views import TaskViews
 from engine.scheme import Scheme, redact_scheme
 from engine.scheme_types import FORMATS, Format, Url
 from engine.store import events as store_events
@@ -61,6 +71,7 @@ class TaskAPI:
         self.store = ctx.store
         self.config = ctx.config
         self.launcher = ctx.launcher
+        self.views = TaskViews(ctx.config.data_dir)  # the task objects of reads, by row
 
     async def principal(self, request: IRequest, bucket: str = "api",
                         per_minute: int | None = None) -> Principal:
@@ -116,19 +127,22 @@ class TaskAPI:
             partial(list_page_by_key, start=query_arg(request, "from"), **filters),
             self.store, key_hash)
         self.ctx.auth.admit(key)
-        return send_json(request, {
-            "data": [self.task_json(request, row) for row in rows],
-            "links": {"next": self._page_link(request, filters, following),
-                      "previous": self._page_link(request, filters, previous)},
-        })
+        base = self.base_url(request)
+        links = {"next": self._page_link(base, request, filters, following),
+                 "previous": self._page_link(base, request, filters, previous)}
+        # As send_json would encode {"data": [...], "links": {...}}, from each task's text.
+        data = ", ".join(self.views.json(row, base) for row in rows)
+        return send_json_text(request, f'{{"data": [{data}], "links": '
+                                       f'{json.dumps(links, ensure_ascii=False)}}}')
 
-    def _page_link(self, request: IRequest, filters: dict[str, Any],
+    @staticmethod
+    def _page_link(base: str, request: IRequest, filters: dict[str, Any],
                    start: str | None) -> str | None:
         if start is None:
             return None
         params = {k: v for k, v in filters.items() if v is not None}
         params["from"] = start
-        return f"{self.base_url(request)}{request.path.decode()}?{urlencode(params)}"
+        return f"{base}{request.path.decode()}?{urlencode(params)}"
 
     @app.route("/v1/tasks/ready", methods=["GET"])
     async def ready_tasks(self, request: IRequest) -> bytes:
@@ -147,7 +161,7 @@ class TaskAPI:
         self.ctx.auth.admit(key)
         if row is None:
             raise TaskNotFound(task_id)
-        return send_json(request, self.task_json(request, row))
+        return send_json_text(request, self.views.json(row, self.base_url(request)))
 
     @app.route("/v1/tasks/<task_id>/info", methods=["POST"])
     async def task_info(self, request: IRequest, task_id: str) -> bytes:
@@ -237,10 +251,10 @@ class TaskAPI:
         rows, following, previous = await in_thread(
             q.list_pages, self.store, who.tenant_id, task_id, state=state, take=take,
             start=query_arg(request, "from"))
-        filters = {"state": state, "take": take}
+        filters, base = {"state": state, "take": take}, self.base_url(request)
         return send_json(request, {"data": rows, "links": {
-            "next": self._page_link(request, filters, following),
-            "previous": self._page_link(request, filters, previous)}})
+            "next": self._page_link(base, request, filters, following),
+            "previous": self._page_link(base, request, filters, previous)}})
 
     @app.route("/v1/tasks/<task_id>/deliveries", methods=["GET"])
     async def task_deliveries(self, request: IRequest, task_id: str) -> bytes:

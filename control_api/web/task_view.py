@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Row as SqlRow
+
 from control_api import results
 from control_api.web.errors import Conflict, TaskNotFound
 from engine.outcome import page_error
@@ -19,7 +21,7 @@ from engine.store import tasks as task_queries
 from engine.store.status import ACTIVE_STATUSES, INITIALIZED, PAUSED, TERMINAL_STATUSES
 from engine.store.tasks import RUN_COLUMNS, Key
 
-__all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "get_by_key", "iso", "list_page",
+__all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "get_by_key", "iso",
            "list_pages", "mark_collected", "queue_run", "ready", "results_run", "status_of", "view"]
 READY_WINDOW = 3 * 24 * 3600
 READY_LIMIT = 1000
@@ -37,7 +39,8 @@ def status_of(row: Row) -> str:
     return row["run_status"] or INITIALIZED
 
 
-def get_by_key(store: Store, key_hash: str, task_id: str) -> tuple[Key | None, Row | None]:
+def get_by_key(store: Store, key_hash: str, task_id: str
+               ) -> tuple[Key | None, SqlRow[Any] | None]:
     """The caller's key (None: not valid, 401) and the task as `get` has it (None: 404), for
     the caller whose key hashes to `key_hash`, in one store round trip."""
     return task_queries.get_by_key(store, key_hash, task_id)
@@ -105,15 +108,6 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         "postback_url": row["postback_url"],
         "postback_format": row["postback_format"],
     }
-
-
-def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | None,
-              name: str | None, take: int, start: str | None,
-              order: str) -> tuple[list[Row], str | None, str | None]:
-    """One page of tasks from the cursor `start` (a task id, inclusive), and the cursors of the
-    next and previous pages."""
-    return task_queries.list_page(store, tenant_id, status=status, tag=tag, name=name,
-                                  take=take, start=start, order=order)
 
 
 def ready(store: Store, tenant_id: str) -> list[Row]:

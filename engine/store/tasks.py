@@ -3,11 +3,14 @@ writes that concern the task row itself (clearing its runs, marking it collected
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, bindparam, delete, select, update
+from sqlalchemy import Select, String, Text, and_, bindparam, cast, delete, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Row as SqlRow
 
 from engine.store.status import COMPLETED, INITIALIZED
 from engine.store.tables import api_keys, deliveries, runs, tasks
@@ -21,13 +24,31 @@ RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "item
                "handle", "failures", "warnings", "result_sizes")
 
 
+# A lean row's JSON values, as their text (`decode` turns them into values).
+LEAN_JSON = ("formats", "run_failures", "run_warnings", "run_result_sizes")
+
+
 def _joined(lean: bool = False) -> Select[Any]:
-    """Tasks joined with their latest runs; `lean`: with the scheme's `formats` (all a task
-    object shows of it) instead of the whole scheme, which may list thousands of URLs."""
-    columns = ([c for c in tasks.c if c.name != "scheme"]
-               + [tasks.c.scheme["formats"].label("formats")]) if lean else [tasks]
-    return select(*columns, *(runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS)
+    """Tasks joined with their latest runs. `lean` (the API's reads): with the scheme's
+    `formats` (all a task object shows of it) instead of the whole scheme, which may list
+    thousands of URLs, and JSON values as their text (LEAN_JSON): a lean row is hashable, and
+    the API knows a task object it has made before by its row (control_api/web/views.py)."""
+    run_columns = [runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS]
+    if not lean:
+        return select(tasks, *run_columns).join(runs, runs.c.id == tasks.c.run_id,
+                                                isouter=True)
+    columns: list[Any] = [c for c in tasks.c if c.name != "scheme"]
+    columns += [tasks.c.scheme["formats"].label("formats"), *run_columns]
+    return select(*(cast(c, Text).label(c.name) if c.name in LEAN_JSON else c for c in columns)
                   ).join(runs, runs.c.id == tasks.c.run_id, isouter=True)
+
+
+def decode(row: SqlRow[Any]) -> Row:
+    """A lean row as a full row has it: a dict, its JSON values as values."""
+    full = row._asdict()
+    for name in LEAN_JSON:
+        full[name] = None if full[name] is None else json.loads(full[name])
+    return full
 
 
 def joined(task: Row, run: Row) -> Row:
@@ -58,79 +79,69 @@ _KEY = select(api_keys.c.id, api_keys.c.tenant_id).where(
 Key = tuple[str, str]  # (key id, tenant id)
 
 
-def _dicts(result: Any) -> list[Row]:
-    """Rows as dicts: zipped with the keys once (a third cheaper than a mapping per row)."""
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
-
-
 def find_key(conn: Connection, key_hash: str) -> Key | None:
     """The (key id, tenant id) of a key that is not revoked, by its hash."""
     row = conn.execute(_KEY, {"key_hash": key_hash}).first()
     return (row.id, row.tenant_id) if row else None
 
 
-def get_by_key(store: Store, key_hash: str, task_id: str) -> tuple[Key | None, Row | None]:
-    """The caller's key (None: not valid) and its tenant's task joined with its latest run
-    (None: no such task for that tenant), in one store round trip (a second statement only
-    when the first finds nothing, to tell a bad key from a missing task)."""
+def get_by_key(store: Store, key_hash: str, task_id: str
+               ) -> tuple[Key | None, SqlRow[Any] | None]:
+    """The caller's key (None: not valid) and its tenant's task joined with its latest run as
+    a lean row (None: no such task for that tenant), in one store round trip (a second
+    statement only when the first finds nothing, to tell a bad key from a missing task)."""
     with store.engine.connect() as conn:
-        found = conn.execute(_BY_KEY, {"key_hash": key_hash, "task_id": task_id}
-                             ).mappings().first()
+        found = conn.execute(_BY_KEY, {"key_hash": key_hash, "task_id": task_id}).first()
         if found is None:
             return find_key(conn, key_hash), None
-    row = dict(found)
-    key = (row.pop("key_id"), row.pop("key_tenant_id"))
-    return key, row
+    return (found.key_id, found.key_tenant_id), found
 
 
-def list_page_by_key(store: Store, key_hash: str, **filters: Any
-                     ) -> tuple[Key | None, tuple[list[Row], str | None, str | None]]:
-    """The caller's key and, when it is valid, one page of its tenant's tasks (`list_page`),
-    on one connection."""
+def list_page_by_key(store: Store, key_hash: str, *, status: str | None, tag: str | None,
+                     name: str | None, take: int, start: str | None, order: str
+                     ) -> tuple[Key | None, tuple[list[SqlRow[Any]], str | None, str | None]]:
+    """The caller's key and, when it is valid, one page of its tenant's tasks as lean rows
+    from the cursor `start` (a task id, inclusive), and the cursors of the next and previous
+    pages; on one connection."""
     with store.engine.connect() as conn:
         key = find_key(conn, key_hash)
         if key is None:
             return None, ([], None, None)
-        return key, _list_page(conn, key[1], lean=True, **filters)
+        page, back = _listing(INITIALIZED if status == INITIALIZED else bool(status),
+                              tag is not None, name is not None, order == "asc", bool(start))
+        params = {"tenant_id": key[1], "status": status, "tag": tag, "name": name,
+                  "start": start, "take": take, "take_one_more": take + 1}
+        rows = list(conn.execute(page, params).all())
+        previous = None
+        if back is not None:  # the previous page's cursor: ids only, from (tenant_id, id)
+            before = conn.execute(back, params).scalars().all()
+            previous = before[-1] if before else None
+    following = rows[take].id if len(rows) > take else None
+    return key, (rows[:take], following, previous)
 
 
-def list_page(store: Store, tenant_id: str, *, status: str | None, tag: str | None,
-              name: str | None, take: int, start: str | None,
-              order: str) -> tuple[list[Row], str | None, str | None]:
-    """One page of tasks from the cursor `start` (a task id, inclusive), and the cursors of the
-    next and previous pages."""
-    with store.engine.connect() as conn:
-        return _list_page(conn, tenant_id, status=status, tag=tag, name=name, take=take,
-                          start=start, order=order)
-
-
-def _list_page(conn: Connection, tenant_id: str, *, status: str | None, tag: str | None,
-               name: str | None, take: int, start: str | None, order: str,
-               lean: bool = False) -> tuple[list[Row], str | None, str | None]:
-    query = _joined(lean).where(tasks.c.tenant_id == tenant_id)
+@functools.lru_cache(maxsize=64)
+def _listing(status: str | bool, tag: bool, name: bool, forward: bool, start: bool
+             ) -> tuple[Select[Any], Select[Any] | None]:
+    """A listing's statements by the filters it has (their values are parameters): the page
+    (`take` + 1 rows) and, from a cursor, the previous page's ids. Built once each."""
+    query = _joined(lean=True).where(tasks.c.tenant_id == bindparam("tenant_id"))
     if status == INITIALIZED:
         query = query.where(tasks.c.run_id.is_(None))
     elif status:
-        query = query.where(runs.c.status == status)
-    if tag is not None:
-        query = query.where(tasks.c.tag == tag)
-    if name is not None:
-        query = query.where(tasks.c.name == name)
-    forward = order == "asc"
-    key = tasks.c.id
-    page_query = query.order_by(key if forward else key.desc()).limit(take + 1)
-    if start:
-        page_query = page_query.where(key >= start if forward else key <= start)
-    rows = _dicts(conn.execute(page_query))
-    previous = None
-    if start:  # the previous page's cursor: ids only, from the (tenant_id, id) index
-        back = (query.with_only_columns(tasks.c.id).order_by(key.desc() if forward else key)
-                .limit(take).where(key < start if forward else key > start))
-        before = conn.execute(back).scalars().all()
-        previous = before[-1] if before else None
-    following = rows[take]["id"] if len(rows) > take else None
-    return rows[:take], following, previous
+        query = query.where(runs.c.status == bindparam("status"))
+    if tag:
+        query = query.where(tasks.c.tag == bindparam("tag"))
+    if name:
+        query = query.where(tasks.c.name == bindparam("name"))
+    key, cursor = tasks.c.id, bindparam("start", type_=String)
+    page = query.order_by(key if forward else key.desc()).limit(bindparam("take_one_more"))
+    if not start:
+        return page, None
+    page = page.where(key >= cursor if forward else key <= cursor)
+    back = (query.with_only_columns(key).order_by(key.desc() if forward else key)
+            .limit(bindparam("take")).where(key < cursor if forward else key > cursor))
+    return page, back
 
 
 def ready(store: Store, tenant_id: str, window: float, limit: int) -> list[Row]:
