@@ -13,9 +13,10 @@ killed by that signal). EOF on stdin (the server went away) ends the fork server
 go on and finish their runs (a new server adopts them by pid).
 
 Shared crawl processes (engine/shared.py: several small runs side by side): stdin
-`{"shared": N}` forks one, numbered N by the launcher, with a pipe for its stdin; stdout answers
-`{"shared": N, "pid"}`. `{"to": N, "message": {...}}` passes a command on to shared process N
-(it may be asked before its pid is known). A shared process reports each run's end itself on
+`{"shared": N, "runs": R}` forks one, numbered N by the launcher, which gives it at most R runs
+at once, with a pipe for its stdin; stdout answers `{"shared": N, "pid"}`.
+`{"to": N, "message": {...}}` passes a command on to shared process N (it may be asked before
+its pid is known). A shared process reports each run's end itself on
 this process's stdout (`{"from": N, "run_id", "code"}`; lines are written whole, so they do
 not interleave with ours).
 """
@@ -134,7 +135,7 @@ def fork(settings: Any, job: dict[str, Any], fds: tuple[int, ...], stdin: int = 
         err = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(err, 2)
         if stdin >= 0:
-            serve(settings, int(job["shared"]))
+            serve(settings, int(job["shared"]), int(job.get("runs", 1)))
         else:
             crawl(settings, job)
         code = 0

@@ -35,7 +35,7 @@ class SharedProcess:
         self.runs: dict[str, SharedRun] = {}
         self.taken = 0  # runs given to it in its life
         self.draining = False
-        server.tell({"shared": number})
+        server.tell({"shared": number, "runs": capacity})
 
     @property
     def room(self) -> int:
