@@ -218,7 +218,8 @@ def scrapyrt_times(scheme: dict[str, Any], repeat: int, expect_items: int) -> li
 
 async def _worker(host: str, port: int, request: bytes, until: float,
                   latencies: list[float]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    # (a listing of 100 tasks is over asyncio's default 64 KiB line limit)
+    reader, writer = await asyncio.open_connection(host, port, limit=4 * 1024 * 1024)
     try:
         while time.perf_counter() < until:
             start = time.perf_counter()
