@@ -20,10 +20,35 @@ PAGE_NO = "cp_page_no"
 DETAIL = "cp_detail"  # the field a detail page is fetched for
 
 
-def page_key(url: str, detail: str | None = None) -> str:
+def page_identity(url: str, detail: str | None = None) -> str:
     """A page's identity in its run: its canonical URL (a detail page's, per field)."""
-    text = (f"detail {detail} " if detail else "") + canonicalize_url(url)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return (f"detail {detail} " if detail else "") + canonicalize_url(url)
+
+
+def page_key(identity: str) -> str:
+    """The store's key for a page identity (of fixed length)."""
+    return hashlib.sha1(identity.encode("utf-8")).hexdigest()
+
+
+class RecentlySent:
+    """The page identities a crawl process sent the store last (at most `size`): the store
+    dedups a run's pages, but most links of a page were on the page before, and a link sent
+    again costs a request built, scheduled and refused by the store (9 of 10 links of the test
+    site's generated pages: a sixth of a 60-page crawl's time). Bounded: the store is the one
+    that knows."""
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self.sent: dict[str, None] = {}
+
+    def add(self, identity: str) -> bool:
+        """Whether `identity` is new here (it is remembered from now on)."""
+        if identity in self.sent:
+            return False
+        if len(self.sent) >= self.size:  # the oldest out (dicts keep insertion order)
+            del self.sent[next(iter(self.sent))]
+        self.sent[identity] = None
+        return True
 
 
 def worker_name(settings: BaseSettings | None = None) -> str:

@@ -19,13 +19,20 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
-from w3lib.url import canonicalize_url
 
 from engine.cookies import use_bundled_suffix_list
 from engine.downloadermiddlewares.pages import DEPTH, PAGE_ID, PARENT_ID, report_failure
 from engine.extraction.details import DetailJoin
 from engine.extraction.items import extract_fields, extract_items, extract_links
-from engine.frontier import DETAIL, FOLLOW_DEPTH, KEY, PAGE_NO, page_key
+from engine.frontier import (
+    DETAIL,
+    FOLLOW_DEPTH,
+    KEY,
+    PAGE_NO,
+    RecentlySent,
+    page_identity,
+    page_key,
+)
 from engine.frontier.jobs import configure_job, is_job
 from engine.ids import new_id
 from engine.login import LoginFlow
@@ -75,7 +82,8 @@ class TaskSpider(Spider):
         super().__init__(**kwargs)
         self.scheme = scheme
         self.details = DetailJoin()
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # (a stored run's frontier: `sent`)
+        self.sent = RecentlySent()
         self.pages_requested = 0
         self.max_pages_reached = False  # a page was left out for limits.max_pages
         self.watch = ExtractionWatch()
@@ -132,6 +140,18 @@ class TaskSpider(Spider):
                  page_no: int, detail: str | None = None) -> Request | None:
         """A new download task, unless its URL was seen or the page budget is spent. A detail
         page (`detail` names the field it is for) is seen apart from listing pages."""
+        identity = page_identity(url, detail)
+        if self.frontier:  # the store dedups and counts (engine/frontier/scheduler.py)
+            if not self.sent.add(identity):
+                return None
+        else:
+            if identity in self.seen:
+                return None
+            if self.pages_requested >= self.scheme.limits.max_pages:
+                self.max_pages_reached = True
+                return None
+            self.seen.add(identity)
+            self.pages_requested += 1
         meta: dict[str, Any] = {
             PAGE_ID: new_id("p"),
             PARENT_ID: parent.meta.get(PAGE_ID) if parent is not None else None,
@@ -140,18 +160,9 @@ class TaskSpider(Spider):
             PAGE_NO: page_no,
             "cp_created_at": time.time(),
         }
-        if self.frontier:  # the store dedups and counts (engine/frontier/scheduler.py)
-            meta[KEY] = page_key(url, detail)
+        if self.frontier:
+            meta[KEY] = page_key(identity)
             meta[DETAIL] = detail
-        else:
-            key = (f"detail {detail} " if detail else "") + canonicalize_url(url)
-            if key in self.seen:
-                return None
-            if self.pages_requested >= self.scheme.limits.max_pages:
-                self.max_pages_reached = True
-                return None
-            self.seen.add(key)
-            self.pages_requested += 1
         return self._build(url, meta, detail)
 
     def _build(self, url: str, meta: dict[str, Any], detail: str | None) -> Request:
