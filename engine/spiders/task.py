@@ -142,7 +142,10 @@ class TaskSpider(Spider):
         page (`detail` names the field it is for) is seen apart from listing pages."""
         identity = page_identity(url, detail)
         if self.frontier:  # the store dedups and counts (engine/frontier/scheduler.py)
-            if not self.sent.add(identity):
+            # Unless it is a detail page (refused ones are the scheduler's to settle): not a
+            # page this process sent already, nor any new one once the store refused one for
+            # limits.max_pages (a run's planned pages only grow).
+            if not detail and (self.max_pages_reached or not self.sent.add(identity)):
                 return None
         else:
             if identity in self.seen:
