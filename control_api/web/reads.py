@@ -60,11 +60,24 @@ class ReadBatches:
 
 
 def _run(batch: list[Read]) -> list[Any]:
-    """In a pool thread: each read's result, or its failure (one read's error is its own)."""
+    """In a pool thread: each read's result, or its failure (one read's error is its own).
+    A read asked for more than once in the batch (one task polled over several connections)
+    is done once: each was asked before the batch ran, and gets the store as it was then."""
     results: list[Any] = []
+    done: dict[Any, Any] = {}
     for f, args, _ in batch:
         try:
-            results.append(f(*args))
+            results.append(done[f, args])
+            continue
+        except (KeyError, TypeError):  # (not asked yet, or arguments that cannot be told apart)
+            pass
+        try:
+            result = f(*args)
         except Exception:
-            results.append(Failure())
+            result = Failure()
+        results.append(result)
+        try:
+            done[f, args] = result
+        except TypeError:
+            pass
     return results

@@ -90,3 +90,29 @@ async def test_a_read_that_escapes_its_batch_fails_its_batch_and_frees_the_lane(
     assert all(not ok and failure.check(Abort) for ok, failure in answers)
     assert reads.running == 0
     assert await reads(lambda: "next") == "next"  # the lane is free again
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_same_read_asked_twice_in_a_batch_is_done_once() -> None:
+    reads = ReadBatches()
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def read(task_id: str) -> str:
+        calls.append(task_id)
+        return f"row of {task_id}"
+
+    def count(rows: list[int]) -> int:
+        calls.append("count")
+        return len(rows)
+
+    first = reads(gate.wait, 10)  # holds the pool while the next batch gathers
+    polls = [reads(read, "t1"), reads(read, "t2"), reads(read, "t1"), reads(read, "t1")]
+    unhashable = [reads(count, [1, 2]), reads(count, [1, 2])]
+    gate.set()
+    await first
+    assert await defer.gatherResults(polls) == ["row of t1", "row of t2", "row of t1",
+                                                "row of t1"]
+    assert await defer.gatherResults(unhashable) == [2, 2]
+    # t1 read once for its three callers; arguments that cannot be keyed, each time.
+    assert sorted(calls) == ["count", "count", "t1", "t2"]
