@@ -38,6 +38,7 @@ from engine.store.status import QUEUED, TERMINAL_STATUSES
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
 RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
+READY_SHARED = 2  # idle shared crawl processes kept ready, slots allowing (each takes one)
 
 
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
@@ -251,14 +252,16 @@ class LocalLauncher:
             self._kick_again = False
             self.kick()
         else:
-            self._keep_one_ready()
+            self._keep_ready()
 
-    def _keep_one_ready(self) -> None:
-        """A shared process waiting for small runs while a slot is free and nothing queued
-        needs it (a claim just found none): the first runs of a burst start at once instead
-        of waiting for a process to be forked and its reactor made."""
-        if (self.sharing and not self._stopping and not self._claiming and self.free > 0
-                and not any(p.room for p in self.shared.values())):
+    def _keep_ready(self) -> None:
+        """Shared processes waiting for small runs (up to READY_SHARED) while slots are free and
+        nothing queued needs them (a claim just found none): a burst's runs start at once
+        instead of waiting for a process to be forked and its reactor made."""
+        if not self.sharing or self._stopping or self._claiming:
+            return
+        ready = sum(1 for p in self.shared.values() if not p.runs and p.room)
+        for _ in range(min(READY_SHARED - ready, self.free)):
             self._new_shared()
 
     def _reclaim_idle(self) -> None:
