@@ -24,6 +24,7 @@ not interleave with ours).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -39,6 +40,10 @@ from engine.worker import crawl, log_path, prepare
 
 def main() -> int:
     settings = prepare()
+    # What every child inherits (Scrapy, the engine, their modules) out of the collector's
+    # sight: a child's full collections do not walk it again, nor write to its pages (which
+    # stay shared with this process). Python's advice for a process that forks without exec.
+    gc.freeze()
     if "twisted.internet.reactor" in sys.modules:  # a module imported it at import time
         raise SystemExit("fork server: a reactor was installed while importing; refusing to "
                          "fork (import twisted.internet.reactor inside functions only)")
