@@ -264,18 +264,18 @@ class LocalLauncher:
         for _ in range(min(READY_SHARED - ready, self.free)):
             self._new_shared()
 
+    def _idle_shared(self) -> list[int]:
+        return [number for number, p in self.shared.items() if not p.runs and not p.draining]
+
     def _reclaim_idle(self) -> None:
         """A run that needs a slot of its own when none is free takes an idle shared process's:
         told to drain, it exits at once (it has nothing to finish) and no longer counts.
         Shared processes stay up while idle (their next runs start at once) for this reason."""
-        for number, process in list(self.shared.items()):
-            if not process.runs and not process.draining:
-                process.drain()
-                del self.shared[number]
-                return
+        for number in self._idle_shared()[:1]:
+            self.shared.pop(number).drain()
 
     def _launch_all(self, claimed: list[Row]) -> None:
-        room = self.free - len(claimed)
+        room = self.free + len(self._idle_shared()) - len(claimed)  # (for helpers)
         for run in claimed:
             if run.get("small") and self.sharing and run["id"] not in self.running:
                 self._share(run)
@@ -292,6 +292,10 @@ class LocalLauncher:
             # More processes on the run's frontier, as its scheme asks, as far as slots allow.
             more = min(run["processes"], self.config.max_run_processes) - 1
             for _ in range(max(0, min(more, room))):
+                if self.free <= 0:
+                    self._reclaim_idle()
+                if self.free <= 0:  # (a small run of this claim took the idle one)
+                    break
                 self.helpers.setdefault(run["id"], []).append(self._launch(run, helper=True))
                 room -= 1
 
