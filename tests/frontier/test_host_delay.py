@@ -3,11 +3,13 @@
 least the delay the later one recorded (DownloadInfo's CrawlDelaySec), whichever process sent
 each, on SQLite and on PostgreSQL.
 
-Tolerance: a gap may be 100 ms shorter than the delay, and their median 20 ms. Measured here
+Tolerance: a gap may be 150 ms shorter than the delay, and their median 20 ms. Measured here
 (2 shared cores, load average near 6): the median gap is the delay within a few ms; single gaps
 came up to 60 ms short after a process's first request (its connection is set up after its
-send time) or a late one. Two processes that each kept the delay alone give a median gap near
-half the delay.
+send time) or a late one, and up to 135 ms short in a full `-n 2` run since the two processes
+take turns page by page (each claims a host's worth of pages at a time: one request whose
+sending a busy process delays after its time shortens the gap to the other's next). Two
+processes that each kept the delay alone give a median gap near half the delay.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tests.frontier.conftest import (
 )
 from tests.site.fixture import TestSite
 
-EARLY, MEDIAN_EARLY = 0.1, 0.02
+EARLY, MEDIAN_EARLY = 0.15, 0.02
 PAGES = 24
 
 
