@@ -82,6 +82,8 @@ CRAWLPLANE_WORKER_NICE = int(os.environ.get("CRAWLPLANE_WORKER_NICE", "5"))
 # Batched writes from a crawl process: at most this many seconds or rows between flushes.
 CRAWLPLANE_FLUSH_INTERVAL = 1.0
 CRAWLPLANE_FLUSH_ROWS = 500
+# Seconds a crawl keeps what the store does not take before it ends (a store gone for good).
+CRAWLPLANE_STORE_GIVE_UP = float(os.environ.get("CRAWLPLANE_STORE_GIVE_UP", "120"))
 # The durable frontier of stored runs (engine/frontier/): set by the `task` spider for a stored
 # run; new pages are written and Created pages claimed this many at a time (an interactive
 # job's too: at most this many claimed pages wait in its process).

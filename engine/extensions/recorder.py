@@ -27,6 +27,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from engine.frontier import worker_name
 from engine.frontier.jobs import is_job
@@ -41,6 +42,7 @@ from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
 ITEM_LIMIT = "closespider_itemcount"  # Scrapy's close reason for limits.max_items
+STORE_DOWN = "store_unreachable"  # the close reason of a crawl whose store took no write
 
 
 def run_status(reason: str, cancel_requested: bool,
@@ -59,6 +61,10 @@ def run_status(reason: str, cancel_requested: bool,
     if reason == "shutdown":
         return ERROR, "the crawl process was shut down before the crawl finished"
     return ERROR, f"the crawl ended with reason {reason!r}"
+
+
+class _NotWritten(Exception):
+    """The store did not take a flush's batch (it is kept for the next one)."""
 
 
 class _Held:
@@ -94,6 +100,8 @@ class StoreRecorder:
         self.held: dict[str, _Held] = {}
         self.failures_written: dict[str, int] = {}
         self.flushing: Deferred[Any] | None = None
+        self.failing_since: float | None = None  # (monotonic) flushes fail since then
+        self.give_up_after = crawler.settings.getfloat("CRAWLPLANE_STORE_GIVE_UP")
         self.closing = False  # closing for a cancel or a pause seen in the store
         self.loop = task.LoopingCall(self.flush)
         for handler, signal in (
@@ -264,18 +272,21 @@ class StoreRecorder:
         """Write what is buffered in a thread; one flush at a time, the next tick takes the rest."""
         if self.flushing is not None:
             return self.flushing
-        self.flushing = threads.deferToThread(self._write, self._take())
-        self.flushing.addErrback(lambda f: logger.error("store flush failed: %s", f.value,
-                                                        extra={"crawler": self.crawler}))
+        batch = self._take()
+        self.flushing = threads.deferToThread(self._write, batch)
+        self.flushing.addCallbacks(self._written, self._not_written, errbackArgs=(batch,))
         self.flushing.addBoth(self._flushed)
         return self.flushing
 
     def _write(self, batch: dict[str, Any]) -> str | None:
-        if self.frontier:  # (another process of the run may have ended it meanwhile)
-            before = self.store.get_run(self.run_id)
-            if before is not None:
-                self._budget_warning(batch["progress"], before)
-        self.store.write_batch(**batch)
+        try:
+            if self.frontier:  # (another process of the run may have ended it meanwhile)
+                before = self.store.get_run(self.run_id)
+                if before is not None:
+                    self._budget_warning(batch["progress"], before)
+            self.store.write_batch(**batch)  # (one transaction: all of the batch, or none)
+        except Exception as exc:
+            raise _NotWritten() from exc
         run = self.store.get_run(self.run_id)
         if run is None or run["cancel_requested"]:
             return "cancelled"
@@ -285,14 +296,43 @@ class StoreRecorder:
             return ITEM_LIMIT  # (perhaps reached by another process of the run)
         return None
 
+    def _written(self, stop: str | None) -> str | None:
+        self.failing_since = None
+        return stop
+
+    def _not_written(self, failure: Failure, batch: dict[str, Any]) -> str | None:
+        """A flush that failed: what the store did not take goes with the next one (a store
+        that is down a while loses nothing); one that stays down ends the crawl after
+        CRAWLPLANE_STORE_GIVE_UP seconds (its run is retried by its launcher, or ended as
+        stale by the server's sweep)."""
+        error = failure.value
+        logger.error("store flush failed: %s", getattr(error, "__cause__", None) or error,
+                     extra={"crawler": self.crawler})
+        if not failure.check(_NotWritten):  # written, but the run could not be read after
+            return None
+        for name in self.buffers:
+            self.buffers[name] = batch[name] + self.buffers[name]
+        if self.frontier:  # the counts it would have added, to add next time
+            for name, n in batch["added"].items():
+                self.written[name] -= n
+            for key, n in batch["added_failures"].items():
+                self.failures_written[key] = self.failures_written.get(key, 0) - n
+        now = time.monotonic()
+        self.failing_since = self.failing_since or now
+        if now - self.failing_since > self.give_up_after:
+            return STORE_DOWN
+        return None
+
     def _flushed(self, stop: str | None) -> None:
         self.flushing = None
         if stop and not self.closing:  # (once: later flushes see the same)
             self.closing = True
-            logger.info("%s through the store; closing the crawl",
-                        {"cancelled": "cancel requested", PAUSED: "paused"}.get(
-                            stop, f"the run's limits.max_items ({self.max_items}) reached"),
-                        extra={"crawler": self.crawler})  # (its run's log: engine/runlog.py)
+            logger.info("%s; closing the crawl", {
+                "cancelled": "cancel requested through the store",
+                PAUSED: "paused through the store",
+                STORE_DOWN: f"the store took no write for {self.give_up_after:.0f} s",
+            }.get(stop, f"the run's limits.max_items ({self.max_items}) reached through the "
+                        "store"), extra={"crawler": self.crawler})  # (its run's log)
             self._close(stop)
         elif self.loop.running:  # rows that came in meanwhile need not wait for the next tick
             self._maybe_flush()

@@ -109,8 +109,11 @@ class StoreScheduler(BaseScheduler):
             return False
         now = time.monotonic()
         if now >= self.next_check:
-            self.store_waits = frontier.waiting(self.store, self.run_id, self.worker)
             self.next_check = now + POLL_AFTER
+            try:
+                self.store_waits = frontier.waiting(self.store, self.run_id, self.worker)
+            except Exception:  # the store is down: the crawl waits for it (the recorder
+                self.store_waits = True  # ends it if it stays down)
         return self.store_waits
 
     def enqueue_request(self, request: Request) -> bool:
@@ -119,7 +122,11 @@ class StoreScheduler(BaseScheduler):
             return True
         self.new.append(page_row(request))
         if len(self.new) >= self.batch:
-            self._add()
+            try:
+                self._add()
+            except Exception:  # the store is down: they go with the next add
+                logger.error("the store did not take new pages", exc_info=True,
+                             extra={"crawler": self.crawler})
         return True
 
     def next_request(self) -> Request | None:
@@ -168,8 +175,13 @@ class StoreScheduler(BaseScheduler):
         if not self.new:
             return []
         rows, self.new = self.new, []
-        refused, claimed = frontier.add(self.store, self.run_id, self.task_id, rows,
-                                        self.max_pages, self.worker if claim else None, claim)
+        try:
+            refused, claimed = frontier.add(self.store, self.run_id, self.task_id, rows,
+                                            self.max_pages, self.worker if claim else None,
+                                            claim)
+        except Exception:  # (the store is down: they go with the next add)
+            self.new = rows + self.new
+            raise
         self.next_poll = self.next_check = 0.0  # new pages: look again at once
         if refused:
             self.spider.max_pages_reached = True
@@ -194,11 +206,17 @@ class StoreScheduler(BaseScheduler):
     def _refill(self) -> None:
         now = time.monotonic()
         size = self._claim_size()
-        if self.new:
-            rows = self._add(claim=size)
-        elif now >= self.next_poll and size:
-            rows = self.claim(size)
-        else:
+        try:
+            if self.new:
+                rows = self._add(claim=size)
+            elif now >= self.next_poll and size:
+                rows = self.claim(size)
+            else:
+                return
+        except Exception as exc:  # the store is down: nothing is lost, try again later
+            logger.error("the store did not take new pages or give claimed ones: %s", exc,
+                         extra={"crawler": self.crawler})
+            self.next_poll = now + POLL_AFTER
             return
         if rows:
             self.window.extend(rows)
