@@ -38,6 +38,7 @@ from engine.store.status import QUEUED, TERMINAL_STATUSES
 logger = logging.getLogger(__name__)
 KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKILL
 RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
+RECOVER_AGAIN = 5.0  # seconds before a dead crawl's run is taken back again, if that failed
 READY_SHARED = 2  # idle shared crawl processes kept ready, slots allowing (each takes one)
 
 
@@ -480,8 +481,16 @@ class LocalLauncher:
         d = threads.deferToThread(runs.crashed, self.store, run_id, worker,
                                   self.config.max_run_tries, error)
         d.addCallback(self._after_death, run_id)
-        d.addErrback(lambda f: logger.error("recovering run %s failed: %s", run_id,
-                                            f.getTraceback()))
+        d.addErrback(self._recovery_failed, run_id, pid, error)
+
+    def _recovery_failed(self, failure: Any, run_id: str, pid: int, error: str) -> None:
+        """The store could not take a dead crawl's run back (it is down): again later, else
+        the run would stay `running` with no process until the stale-run sweep ends it."""
+        logger.error("recovering run %s failed (again in %.0f s): %s", run_id, RECOVER_AGAIN,
+                     failure.value)
+        if not self._stopping:
+            time_: IReactorTime = self.reactor
+            time_.callLater(RECOVER_AGAIN, self._died, run_id, pid, error)
 
     def _after_death(self, status: str | None, run_id: str) -> None:
         if status == QUEUED:

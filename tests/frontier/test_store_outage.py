@@ -6,6 +6,7 @@ one (engine/extensions/recorder.py); new pages the store did not take wait in th
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ from engine.store.tables import items
 from tests import pg
 from tests.frontier.conftest import gen_prefix, gen_scheme, open_store, run_id, token
 from tests.site.fixture import TestSite
-from tests.support.server import start_server
+from tests.support.server import start_server, wait_gone
 from tests.support.wait import wait_until
 
 PAGES = 40
@@ -78,3 +79,33 @@ def run_through_outage(tmp_path: Path, site: TestSite, postgres_url: str) -> Non
         assert len(fetched) == PAGES and set(fetched.values()) == {1}, fetched
     finally:
         server.stop()
+
+
+def test_a_crawl_whose_store_stays_down_ends(
+        tmp_path: Path, site: TestSite, postgres_url: str) -> None:
+    """It keeps what the store does not take for CRAWLPLANE_STORE_GIVE_UP seconds, then ends:
+    its process exits instead of waiting for the store forever, and once the store is back its
+    launcher takes the run back as a crashed one's, and a new process completes it."""
+    with pg.fresh_database() as url:
+        server = start_server(tmp_path / "data", CRAWLPLANE_STORE_URL=url,
+                              CRAWLPLANE_STORE_GIVE_UP="2")
+        try:
+            task = server.create(gen_scheme(site, concurrency=2, delay=0.2, max_pages=PAGES,
+                                            token=token()))
+            wait_until(lambda: (server.task(task["id"])["pages"] or 0) >= 3, 30,
+                       message="the crawl under way")
+            pid = server.crawl_pid(task["id"])
+            outage = threading.Thread(target=database_away, args=(url, 8.0))
+            outage.start()
+            try:
+                wait_gone(pid, timeout=7)  # (2 s of failed flushes, then it closes)
+            finally:
+                outage.join()
+            log = server.call("GET", f"/v1/tasks/{task['id']}/log").body.decode()
+            assert "the store took no write for 2 s; closing the crawl" in log
+            done = server.wait_status(task["id"], "completed", "error", timeout=90)
+            assert done["status"] == "completed" and done["pages"] == PAGES, done
+            run = server.latest_run(task["id"])
+            assert run is not None and run["tries"] == 1, run
+        finally:
+            server.stop()
