@@ -261,11 +261,11 @@ class LocalLauncher:
         instead of waiting for a process to be forked and its reactor made."""
         if not self.sharing or self._stopping or self._claiming:
             return
-        ready = sum(1 for p in self.shared.values() if not p.runs and p.room)
-        for _ in range(min(READY_SHARED - ready, self.free)):
+        for _ in range(min(READY_SHARED - len(self._idle_shared()), self.free)):
             self._new_shared()
 
     def _idle_shared(self) -> list[int]:
+        """The shared processes that wait for runs (a drained one has none to wait for)."""
         return [number for number, p in self.shared.items() if not p.runs and not p.draining]
 
     def _reclaim_idle(self) -> None:

@@ -66,18 +66,19 @@ def _run(batch: list[Read]) -> list[Any]:
     results: list[Any] = []
     done: dict[Any, Any] = {}
     for f, args, _ in batch:
+        key: Any = (f, args)
         try:
-            results.append(done[f, args])
+            hash(key)
+        except TypeError:  # arguments that cannot be told apart: done each time
+            key = None
+        if key is not None and key in done:
+            results.append(done[key])
             continue
-        except (KeyError, TypeError):  # (not asked yet, or arguments that cannot be told apart)
-            pass
         try:
             result = f(*args)
         except Exception:
             result = Failure()
         results.append(result)
-        try:
-            done[f, args] = result
-        except TypeError:
-            pass
+        if key is not None:
+            done[key] = result
     return results
