@@ -6,7 +6,8 @@ log file of the run whose crawler it names: Scrapy passes `spider` (or `crawler`
 crawler (Scrapy's start-up lines, Twisted's and third-party libraries' messages, ours from
 module loggers without `extra`) cannot be told apart: they go to the process's own log,
 except while a crawler is being started (`starting`: Scrapy's start-up lines about its
-settings and components name none), when they are that crawler's.
+settings and components name none), when they are that crawler's, and once a draining process
+has one crawler left (`alone`: a run that took the process as its own), when they are its.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class RunLogRouter(logging.Handler):
         self.fallback = fallback
         self.files: dict[int, logging.Handler] = {}  # id(crawler) -> its run's log file
         self.current: Any = None  # the crawler being started
+        self.alone: Any = None  # the last crawler of a process that takes no more
 
     def add(self, crawler: Any, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,7 @@ class RunLogRouter(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         # Each target handler filters by its own level and takes its own lock.
-        crawler = crawler_of(record) or self.current
+        crawler = crawler_of(record) or self.current or self.alone
         target = self.files.get(id(crawler)) if crawler is not None else None
         (target or self.fallback).handle(record)
         return True

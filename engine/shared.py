@@ -183,6 +183,7 @@ class SharedCrawls:
     def ended(self, code: int, run_id: str, crawler: Any) -> None:
         self.crawlers.pop(run_id, None)
         self.router.remove(crawler)
+        self.set_alone()
         self.report(run_id, code)
         self.maybe_exit()
         if not self.crawlers:
@@ -202,7 +203,13 @@ class SharedCrawls:
 
     def drain(self) -> None:
         self.draining = True
+        self.set_alone()
         self.maybe_exit()
+
+    def set_alone(self) -> None:
+        """Records that name no crawler go to the last run of a draining process."""
+        alone = self.draining and len(self.crawlers) == 1
+        self.router.alone = next(iter(self.crawlers.values())) if alone else None
 
     def stop_all(self) -> None:
         for crawler in list(self.crawlers.values()):

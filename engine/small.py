@@ -3,7 +3,8 @@
 Decided from the stored scheme when the launcher claims the run, conservatively: a run that
 fetches only its few start URLs, in one process, with nothing that makes more pages or holds
 the reactor (no pagination, link following, detail pages, sitemaps, login, rendering, proxy
-gates). Everything else keeps a crawl process of its own.
+gates). Everything else has a crawl process to itself: forked for it, or an idle shared one
+that takes it as its only run (`alone_in_shared`).
 """
 
 from __future__ import annotations
@@ -28,3 +29,12 @@ def is_small(scheme: dict[str, Any], kind: str = "crawl") -> bool:
         return False
     fields = (scheme.get("item") or {}).get("fields") or []
     return not any(field.get("follow") for field in fields)
+
+
+def alone_in_shared(scheme: dict[str, Any], kind: str = "crawl") -> bool:
+    """Whether a run that is not small may take an idle shared process as its only run, the
+    process draining after it (a process to itself, without the fork, reactor and Scrapy
+    process set-up, about 25 ms of its start): a crawl in one process that does not render
+    (a browser is best ended with the process that started it)."""
+    return (kind == "crawl" and int(scheme.get("processes") or 1) == 1
+            and not scheme.get("render"))

@@ -7,7 +7,9 @@ starts in milliseconds, in a fresh process of its own. With 0, each run starts a
 
 Small runs (engine/small.py, decided from the stored scheme when claimed) share a crawl process
 forked by the fork server instead (engine/shared.py, launchers/shared.py): a burst of one-page
-tasks runs side by side rather than queueing for the slots, each shared process one slot."""
+tasks runs side by side rather than queueing for the slots, each shared process one slot. Up to
+READY_SHARED of them wait ready while slots are free; a larger run takes an idle one as its only
+run when it may (`alone_in_shared`), which then drains, and otherwise its slot."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from control_api.launchers.processes import Forked, ForkServer, Worker, pid_aliv
 from control_api.launchers.shared import SharedProcess, SharedRun, pick
 from engine.frontier import worker_for
 from engine.frontier.jobs import NUDGE
-from engine.small import is_small
+from engine.small import alone_in_shared, is_small
 from engine.store import Row, Store, runs
 from engine.store.frontier import release
 from engine.store.runs import claim
@@ -88,6 +90,7 @@ def claim_processes(store: Store, launcher: str, limit: int,
     for run in claimed:
         run["processes"] = int(run["scheme"].get("processes") or 1)
         run["small"] = is_small(run["scheme"], run["kind"])
+        run["alone"] = alone_in_shared(run["scheme"], run["kind"])
     return claimed
 
 
@@ -216,7 +219,8 @@ class LocalLauncher:
     def _planner(self) -> tuple[Callable[[Row], bool], int]:
         """Which queued runs there is room for, asked in queue order (in the claim's thread,
         on a copy of the room now): a small run goes to a shared process (`pick`), which may
-        take a free slot; any other run needs a free slot. `_launch_all` places them the same
+        take a free slot; any other run takes an idle shared process when it may run alone in
+        one, else a free slot, else an idle one's slot. `_launch_all` places them the same
         way."""
         slots = self.free
         per_process = min(self.config.shared_runs, max(1, self.config.shared_recycle))
@@ -236,10 +240,14 @@ class LocalLauncher:
                 rooms[where] -= 1
                 used[where] += 1
                 return True
+            idle = next((i for i in range(len(rooms)) if not used[i] and rooms[i] > 0), -1)
+            if idle >= 0 and alone_in_shared(run["scheme"], run["kind"]):
+                rooms[idle] = 0
+                used[idle] = 1
+                return True
             if slots > 0:
                 slots -= 1
                 return True
-            idle = next((i for i in range(len(rooms)) if not used[i] and rooms[i] > 0), -1)
             if idle >= 0:  # its slot, reclaimed (`_reclaim_idle`)
                 rooms[idle] = 0
                 return True
@@ -287,6 +295,10 @@ class LocalLauncher:
                 # that one has exited (`ended`).
                 self.relaunch[run["id"]] = run
                 continue
+            idle = self._idle_shared()
+            if run.get("alone") and self.sharing and idle:
+                self._share_alone(self.shared[idle[0]], run)
+                continue
             if self.free <= 0:
                 self._reclaim_idle()
             self.running[run["id"]] = self._launch(run)
@@ -310,6 +322,14 @@ class LocalLauncher:
             return
         process = processes[where] if where < len(processes) else self._new_shared()
         self.running[run["id"]] = process.assign(run)
+        if process.pid:
+            self._place(run["id"], process.pid)
+
+    def _share_alone(self, process: SharedProcess, run: Row) -> None:
+        """A run into an idle shared process as its only one: the process takes no other and
+        exits after it, as a process of the run's own would."""
+        self.running[run["id"]] = process.assign(run)
+        process.drain()
         if process.pid:
             self._place(run["id"], process.pid)
 
@@ -532,7 +552,7 @@ class LocalLauncher:
     def _kill(self, run_id: str, worker: Worker | Forked | SharedRun) -> None:
         if self.running.get(run_id) is not worker:
             return
-        if isinstance(worker, SharedRun):
+        if isinstance(worker, SharedRun) and not worker.alone:
             # Its crawler did not stop in time (a page in flight), and a SIGKILL would end its
             # neighbours: the run ends here now, as a killed process's would; the crawler
             # closes when that page comes or times out (its end is no longer awaited).

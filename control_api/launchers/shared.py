@@ -7,6 +7,9 @@ fork server), never by a signal to the pid, which would stop its neighbours too.
 
 from __future__ import annotations
 
+import os
+import signal
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,9 +82,17 @@ class SharedRun:
     def ended_pid(self) -> int:
         return self.process.pid
 
+    @property
+    def alone(self) -> bool:
+        """Whether it is the last run of a process that takes no more (one it took alone)."""
+        return self.process.draining and set(self.process.runs) == {self.run_id}
+
     def signal(self, name: str) -> None:
         # TERM (cancel, server stop): that run's crawler stops as Scrapy's SIGTERM would.
-        # KILL is not sent: it would end every run of the process (the launcher lets the run
-        # go instead: LocalLauncher._kill).
+        # KILL only to a run alone in its process: it would end its neighbours' too (the
+        # launcher lets such a run go instead: LocalLauncher._kill).
         if name == "TERM" and self.run_id is not None:
             self.process.command({"stop": self.run_id})
+        elif name == "KILL" and self.alone and self.process.pid:
+            with suppress(OSError):  # (exited meanwhile: its end is reported by pid)
+                os.kill(self.process.pid, signal.SIGKILL)

@@ -156,10 +156,11 @@ def test_a_stopping_server_pauses_shared_runs_and_the_next_resumes_them(
         server.kill_group()
 
 
-def test_an_idle_shared_process_waits_for_runs_and_gives_its_slot_to_a_large_one(
+def test_an_idle_shared_process_waits_for_runs_and_takes_a_larger_one_alone(
         server: Server, site: TestSite) -> None:
-    """A shared process stays up when its runs are done (the next burst starts at once), and
-    a run that needs a process of its own takes its slot (the server has one)."""
+    """A shared process stays up when its runs are done (the next burst starts at once); a
+    run that needs a process of its own takes an idle one as its only run (the server has
+    one slot), writes its whole log there, and the process exits after it."""
     first = server.create(gen_page(site, 140))
     assert server.wait_status(first["id"], "completed", "error")["status"] == "completed"
     pid = handle(server, first["id"])
@@ -172,5 +173,25 @@ def test_an_idle_shared_process_waits_for_runs_and_gives_its_slot_to_a_large_one
                                    limits={"max_pages": 3}))
     done = server.wait_status(large["id"], "completed", "error", timeout=30)
     assert done["status"] == "completed" and done["pages"] == 3, done
-    assert handle(server, large["id"]) != pid
+    assert handle(server, large["id"]) == pid
+    log = ended_log(server, large["id"])
+    assert log.count("Crawled (200)") == 3, log
+    wait_until(lambda: not pid_alive(int(pid)), 10, message="the process it took to exit")
+    after = server.create(gen_page(site, 143))  # in a new shared process
+    assert server.wait_status(after["id"], "completed", "error")["status"] == "completed"
+    assert handle(server, after["id"]) not in ("", pid)
+
+
+def test_a_run_of_several_processes_takes_an_idle_shared_process_slot(
+        server: Server, site: TestSite) -> None:
+    """A run that may not run in a shared process (`processes` asks for more) takes the slot
+    of an idle one, which exits."""
+    first = server.create(gen_page(site, 144))
+    assert server.wait_status(first["id"], "completed", "error")["status"] == "completed"
+    pid = handle(server, first["id"])
+    large = server.create(gen_page(site, 145, follow=[{"selector": "CSS: li a", "max_depth": 1}],
+                                   limits={"max_pages": 3}, processes=2))
+    done = server.wait_status(large["id"], "completed", "error", timeout=30)
+    assert done["status"] == "completed" and done["pages"] == 3, done
+    assert handle(server, large["id"]) not in ("", pid)
     wait_until(lambda: not pid_alive(int(pid)), 10, message="the idle shared process to exit")
