@@ -150,7 +150,7 @@ class RenderMiddleware:
     def from_crawler(cls, crawler: Crawler) -> RenderMiddleware:
         render = crawler.settings.getdict("CRAWLPLANE_RENDER")
         if not render:
-            raise NotConfigured("the scheme does not render")
+            raise NotConfigured  # (silent: the scheme does not render)
         return cls(Render.model_validate(render, strict=False),
                    crawler.settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES", True))
 

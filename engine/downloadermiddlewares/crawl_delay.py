@@ -153,7 +153,7 @@ class CrawlDelayMiddleware:
         if shared and default in (None, "") and fixed > 0:
             default = str(fixed)  # Scrapy's slot would hold it in this process only
         if default in (None, "") and not by_host:
-            raise NotConfigured("no ranged, robots or per-host crawl delay")
+            raise NotConfigured  # (silent: no ranged, robots or per-host crawl delay)
         return cls(
             crawler,
             parse_delay(default) if default not in (None, "") else None,

@@ -87,7 +87,7 @@ class GateMiddleware:
         gates = [Gate(str(g["url"]), int(g.get("connections_limit", 0)))
                  for g in settings.getlist("CRAWLPLANE_GATES")]
         if not gates:
-            raise NotConfigured("no proxy gates")
+            raise NotConfigured  # (silent: no proxy gates)
         if settings.getbool("CRAWLPLANE_GATES_DIRECT"):
             gates.append(Gate(None, 0))
         return cls(gates, {int(s) for s in settings.getlist("CRAWLPLANE_GATES_ROTATE_ON")})

@@ -170,6 +170,7 @@ def test_crawl_processes_run_no_remote_control_server(api: Server, site: TestSit
         assert b"Remote control HTTP server" not in log, log  # (its line when it listens)
         assert b"remote_control.RemoteControl" not in log, log  # (not an enabled extension)
         assert b"DeprecationWarning" not in log, log  # what users read starts clean
+        assert b"WARNING" not in log, log  # (no line for each component a run does not use)
 
 
 def test_stats_and_metrics_move_by_the_crawl(api: Server, site: TestSite) -> None:
