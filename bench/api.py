@@ -37,6 +37,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,7 @@ class Crawlplane:
         out = subprocess.run([str(BIN / "crawlplane"), "keys", "create", "bench"], env=self.env,
                              capture_output=True, text=True, check=True)
         self.key = out.stdout.strip().splitlines()[-1]
+        self.phases: list[tuple[float, float, float]] = []
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -161,7 +163,19 @@ class Crawlplane:
         while task["status"] in ("queued", "running"):
             time.sleep(0.005)
             task = self.call("GET", f"/v1/tasks/{task['id']}")
+        seen = time.time()
         assert task["status"] == "completed" and task["items"] == expect_items, task
+        created, started, ended = (datetime.fromisoformat(task[k].replace("Z", "+00:00"))
+                                   .timestamp() for k in ("created_at", "started_at", "ended_at"))
+        self.phases.append((started - created, ended - started, seen - ended))
+
+    def phase_summary(self) -> str:
+        """Where a run's time went (medians): created to started (its crawl opened), started
+        to ended (the crawl and its last writes), ended to seen by the client's poll."""
+        recent = self.phases[-5:]
+        names = ("to started", "crawl", "to seen")
+        return ", ".join(f"{name} {1000 * statistics.median(p[i] for p in recent):.0f} ms"
+                         for i, name in enumerate(names))
 
 
 # -- Scrapyd and ScrapyRT ----------------------------------------------------------------------
@@ -358,6 +372,7 @@ def main() -> int:
             print(f"\n1. POST until completed, {args.pages} pages")
             print(f"   crawlplane  {summary(ours)}  (warm worker ready)")
             print(f"   crawlplane  {summary(busy)}  (back to back)")
+            print(f"   phases      {server.phase_summary()}  (back to back)")
             if not args.no_scrapyd and ensure_installed("scrapyd", "scrapyd"):
                 theirs = scrapyd_times(scheme, max(2, args.repeat // 2), work / "scrapyd")
                 print(f"   scrapyd     {summary(theirs)}")
