@@ -34,6 +34,8 @@ def prepare() -> Settings:
     forks after this: engine/forkserver.py)."""
     from scrapy.utils.project import get_project_settings
 
+    import engine.extensions.logcount  # noqa: F401  (a shared process's log counter, and
+    import engine.frontier.scheduler  # noqa: F401  a stored run's scheduler: set per run)
     import engine.spiders.task  # noqa: F401  (import the spider's dependencies while idle)
 
     settings = get_project_settings()
