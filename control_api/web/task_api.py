@@ -102,19 +102,20 @@ class TaskAPI:
         await self.ctx.check_targets(body)
         scheme = body.scheme
 
-        def create() -> dict[str, Any] | None:  # and read back as shown: one thread hop
+        def create() -> tuple[str, dict[str, Any] | None]:  # read back as shown: one hop
             task, _ = self.store.create_task(
                 who.tenant_id, scheme.model_dump(mode="json"), scheme.payload_id,
                 run=body.run, name=body.name, tag=body.tag, callback_url=body.callback_url,
                 pingback_url=body.pingback_url, postback_url=body.postback_url,
                 postback_format=body.postback_format)
-            return q.get(self.store, who.tenant_id, task["id"])
+            return task["id"], q.get(self.store, who.tenant_id, task["id"])
 
-        row = await in_thread(create)
+        task_id, row = await in_thread(create)
         if body.run:
             self.launcher.kick()
-        assert row is not None  # (a task is deleted by its tenant's key, after this answer)
-        request.setHeader(b"Location", f"/v1/tasks/{row['id']}".encode())
+        if row is None:  # deleted already (by its id, which only this answer gives)
+            raise TaskNotFound(task_id)
+        request.setHeader(b"Location", f"/v1/tasks/{task_id}".encode())
         return send_json(request, self.task_json(request, row), 201)
 
     @app.route("/v1/tasks", methods=["GET"])
