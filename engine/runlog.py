@@ -6,8 +6,8 @@ log file of the run whose crawler it names: Scrapy passes `spider` (or `crawler`
 crawler (Scrapy's start-up lines, Twisted's and third-party libraries' messages, ours from
 module loggers without `extra`) cannot be told apart: they go to the process's own log,
 except while a crawler is being started (`starting`: Scrapy's start-up lines about its
-settings and components name none), when they are that crawler's, and once a draining process
-has one crawler left (`alone`: a run that took the process as its own), when they are its.
+settings and components name none), when they are that crawler's, and while a run has the
+process to itself (`alone`: it took an idle process, or is the last of one draining), its.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class RunLogRouter(logging.Handler):
         self.fallback = fallback
         self.files: dict[int, logging.Handler] = {}  # id(crawler) -> its run's log file
         self.current: Any = None  # the crawler being started
-        self.alone: Any = None  # the last crawler of a process that takes no more
+        self.alone: Any = None  # the crawler that has the process to itself, if any
 
     def add(self, crawler: Any, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,14 @@ its own. It counts as one crawl process towards CRAWLPLANE_MAX_PROCESSES; the la
 at most CRAWLPLANE_SHARED_RUNS runs at once and CRAWLPLANE_SHARED_RECYCLE in its life
 (control_api/launchers/shared.py). Commands, JSON lines on stdin:
 
-    {"run": {"task_id", "run_id"}}   start that run in a crawler of its own
+    {"run": {"task_id", "run_id"}, "alone": bool}   start that run in a crawler of its own
+                                     (alone: the launcher gives no other run meanwhile)
     {"stop": RUN_ID}                 stop that run's crawler gracefully (a cancel, a server stop)
     {"drain": true}                  take no more runs; exit once the last one has ended
 
 EOF (the fork server or the server went away) drains too. Each run's end is reported on stdout
-(the launcher's pipe) as `{"from": N, "run_id", "code"}`, code 0 unless its crawl raised.
+(the launcher's pipe) as `{"from": N, "run_id", "code", "reason"}`, code 0 unless its crawl
+raised, reason the spider's close reason (`finished`, `cancelled`, `shutdown`, ...).
 SIGTERM stops every run (what a crawl process of its own does; a new server that adopted the
 process sends it).
 
@@ -146,10 +148,13 @@ class SharedCrawls:
         self.data_dir = data_dir
         self.number = number
         self.crawlers: dict[str, Any] = {}  # run id -> its crawler
+        self.alone: str | None = None  # a run given as the only one, while it runs
         self.draining = False
 
     def command(self, message: dict[str, Any]) -> None:
         if "run" in message:
+            if message.get("alone"):
+                self.alone = message["run"]["run_id"]
             self.start(message["run"])
         elif "stop" in message:
             crawler = self.crawlers.get(message["stop"])
@@ -172,6 +177,7 @@ class SharedCrawls:
         # the lines that name no crawler meanwhile are its own.
         with self.router.starting(crawler):
             d = self.process.crawl(crawler, task_id=job["task_id"], run_id=run_id)
+        self.set_alone()
         d.addCallbacks(lambda _: 0, lambda failure: self.failed(crawler, failure))
         d.addCallback(self.ended, run_id, crawler)
 
@@ -182,9 +188,12 @@ class SharedCrawls:
 
     def ended(self, code: int, run_id: str, crawler: Any) -> None:
         self.crawlers.pop(run_id, None)
+        if self.alone == run_id:
+            self.alone = None
         self.router.remove(crawler)
         self.set_alone()
-        self.report(run_id, code)
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        self.report(run_id, code, reason)
         self.maybe_exit()
         if not self.crawlers:
             self.prepare()
@@ -196,8 +205,9 @@ class SharedCrawls:
         if not self.crawlers and not self.draining and self.process.settings.prepare_one():
             reactor.callLater(0, self.prepare)
 
-    def report(self, run_id: str, code: int) -> None:
-        line = json.dumps({"from": self.number, "run_id": run_id, "code": code}).encode()
+    def report(self, run_id: str, code: int, reason: str | None = None) -> None:
+        line = json.dumps({"from": self.number, "run_id": run_id, "code": code,
+                           "reason": reason}).encode()
         with contextlib.suppress(OSError):  # the server is gone; a new one adopts by pid
             os.write(1, line + b"\n")
 
@@ -207,9 +217,12 @@ class SharedCrawls:
         self.maybe_exit()
 
     def set_alone(self) -> None:
-        """Records that name no crawler go to the last run of a draining process."""
-        alone = self.draining and len(self.crawlers) == 1
-        self.router.alone = next(iter(self.crawlers.values())) if alone else None
+        """Records that name no crawler go to a run given alone, or to the last run of a
+        draining process."""
+        alone = self.crawlers.get(self.alone or "")
+        if alone is None and self.draining and len(self.crawlers) == 1:
+            alone = next(iter(self.crawlers.values()))
+        self.router.alone = alone
 
     def stop_all(self) -> None:
         for crawler in list(self.crawlers.values()):

@@ -32,9 +32,9 @@ def is_small(scheme: dict[str, Any], kind: str = "crawl") -> bool:
 
 
 def alone_in_shared(scheme: dict[str, Any], kind: str = "crawl") -> bool:
-    """Whether a run that is not small may take an idle shared process as its only run, the
-    process draining after it (a process to itself, without the fork, reactor and Scrapy
-    process set-up, about 25 ms of its start): a crawl in one process that does not render
+    """Whether a run that is not small may take an idle shared process as its only run (a
+    process to itself, without the fork, the reactor and Scrapy's process set-up, with the
+    store's statements compiled by earlier runs): a crawl in one process that does not render
     (a browser is best ended with the process that started it)."""
     return (kind == "crawl" and int(scheme.get("processes") or 1) == 1
             and not scheme.get("render"))

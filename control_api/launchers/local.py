@@ -9,7 +9,8 @@ Small runs (engine/small.py, decided from the stored scheme when claimed) share 
 forked by the fork server instead (engine/shared.py, launchers/shared.py): a burst of one-page
 tasks runs side by side rather than queueing for the slots, each shared process one slot. Up to
 READY_SHARED of them wait ready while slots are free; a larger run takes an idle one as its only
-run when it may (`alone_in_shared`), which then drains, and otherwise its slot."""
+run when it may (`alone_in_shared`; it takes others again once that run has finished, and
+exits with one that was stopped), and otherwise its slot."""
 
 from __future__ import annotations
 
@@ -326,10 +327,9 @@ class LocalLauncher:
             self._place(run["id"], process.pid)
 
     def _share_alone(self, process: SharedProcess, run: Row) -> None:
-        """A run into an idle shared process as its only one: the process takes no other and
-        exits after it, as a process of the run's own would."""
-        self.running[run["id"]] = process.assign(run)
-        process.drain()
+        """A run into an idle shared process as its only one: the process takes no other until
+        it ends, then waits for the next (`shared_run_ended`)."""
+        self.running[run["id"]] = process.assign(run, alone=True)
         if process.pid:
             self._place(run["id"], process.pid)
 
@@ -416,9 +416,14 @@ class LocalLauncher:
         d = threads.deferToThread(runs.place_all, self.store, placed)
         d.addErrback(lambda f: logger.error("placing runs failed: %s", f.getTraceback()))
 
-    def shared_run_ended(self, number: int, run_id: str, code: int) -> None:
+    def shared_run_ended(self, number: int, run_id: str, code: int,
+                         reason: str | None = None) -> None:
         process = self.shared.get(number)
-        crawl = process.runs.pop(run_id, None) if process is not None else None
+        if process is not None and process.alone == run_id and reason != "finished":
+            # A run that had the process to itself and was stopped (cancelled, paused, out of
+            # store, ...): the process goes with it, as a process of the run's own would.
+            process.drain()
+        crawl = process.ended(run_id) if process is not None else None
         if crawl is not None:
             self.ended(crawl, code)
 
@@ -556,7 +561,7 @@ class LocalLauncher:
             # Its crawler did not stop in time (a page in flight), and a SIGKILL would end its
             # neighbours: the run ends here now, as a killed process's would; the crawler
             # closes when that page comes or times out (its end is no longer awaited).
-            worker.process.runs.pop(run_id, None)
+            worker.process.ended(run_id)
             worker.process.drain()  # (no new runs beside the crawler that would not stop)
             self.ended(worker, None)
             return

@@ -81,7 +81,7 @@ class ForkServer(protocol.ProcessProtocol):
                 message = json.loads(line)
                 if "from" in message:  # a run of a shared process ended
                     self.launcher.shared_run_ended(int(message["from"]), message["run_id"],
-                                                   int(message["code"]))
+                                                   int(message["code"]), message.get("reason"))
                 elif "shared" in message:
                     self.launcher.shared_forked(int(message["shared"]), int(message["pid"]))
                 elif "run_id" in message:

@@ -38,22 +38,33 @@ class SharedProcess:
         self.runs: dict[str, SharedRun] = {}
         self.taken = 0  # runs given to it in its life
         self.draining = False
+        self.alone: str | None = None  # a run that took it as its own: no other meanwhile
         server.tell({"shared": number, "runs": capacity})
 
     @property
     def room(self) -> int:
-        if self.draining:
+        if self.draining or self.alone:
             return 0
         return max(0, min(self.capacity - len(self.runs), self.recycle - self.taken))
 
-    def assign(self, run: dict[str, Any]) -> SharedRun:
+    def assign(self, run: dict[str, Any], alone: bool = False) -> SharedRun:
+        """Give it a run; `alone`, as its only one until it ends (an idle process's)."""
         handle = SharedRun(self, run["id"])
         self.runs[run["id"]] = handle
         self.taken += 1
-        self.command({"run": {"task_id": run["task_id"], "run_id": run["id"]}})
+        if alone:
+            self.alone = run["id"]
+        self.command({"run": {"task_id": run["task_id"], "run_id": run["id"]},
+                      "alone": alone})
         if self.taken >= self.recycle:  # replaced by a fresh process once these are done
             self.drain()
         return handle
+
+    def ended(self, run_id: str) -> SharedRun | None:
+        """A run of it ended: its handle, if it had it (it takes others again)."""
+        if self.alone == run_id:
+            self.alone = None
+        return self.runs.pop(run_id, None)
 
     def command(self, message: dict[str, Any]) -> None:
         self.server.tell({"to": self.number, "message": message})
@@ -84,8 +95,11 @@ class SharedRun:
 
     @property
     def alone(self) -> bool:
-        """Whether it is the last run of a process that takes no more (one it took alone)."""
-        return self.process.draining and set(self.process.runs) == {self.run_id}
+        """Whether it has its process to itself (took it alone, or the last run of one that
+        takes no more)."""
+        process = self.process
+        return process.alone == self.run_id or (
+            process.draining and set(process.runs) == {self.run_id})
 
     def signal(self, name: str) -> None:
         # TERM (cancel, server stop): that run's crawler stops as Scrapy's SIGTERM would.

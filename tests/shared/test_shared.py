@@ -160,7 +160,8 @@ def test_an_idle_shared_process_waits_for_runs_and_takes_a_larger_one_alone(
         server: Server, site: TestSite) -> None:
     """A shared process stays up when its runs are done (the next burst starts at once); a
     run that needs a process of its own takes an idle one as its only run (the server has
-    one slot), writes its whole log there, and the process exits after it."""
+    one slot) and writes its whole log there; a small run waits for it to end, then has the
+    process again."""
     first = server.create(gen_page(site, 140))
     assert server.wait_status(first["id"], "completed", "error")["status"] == "completed"
     pid = handle(server, first["id"])
@@ -176,10 +177,16 @@ def test_an_idle_shared_process_waits_for_runs_and_takes_a_larger_one_alone(
     assert handle(server, large["id"]) == pid
     log = ended_log(server, large["id"])
     assert log.count("Crawled (200)") == 3, log
-    wait_until(lambda: not pid_alive(int(pid)), 10, message="the process it took to exit")
-    after = server.create(gen_page(site, 143))  # in a new shared process
-    assert server.wait_status(after["id"], "completed", "error")["status"] == "completed"
-    assert handle(server, after["id"]) not in ("", pid)
+    slow, _ = slow_page(site, 1.5, follow=[{"selector": "CSS: a", "max_depth": 1}])
+    alone = server.create(slow)
+    server.wait_status(alone["id"], "running", "completed", "error")
+    small = server.create(gen_page(site, 143))  # no room beside it, and no slot: it waits
+    small_done = server.wait_status(small["id"], "completed", "error", timeout=30)
+    alone_done = server.wait_status(alone["id"], "completed", "error", timeout=30)
+    assert small_done["status"] == alone_done["status"] == "completed", (small_done, alone_done)
+    assert small_done["started_at"] >= alone_done["ended_at"], (small_done, alone_done)
+    assert handle(server, alone["id"]) == handle(server, small["id"]) == pid
+    assert pid_alive(int(pid))
 
 
 def test_a_run_of_several_processes_takes_an_idle_shared_process_slot(
