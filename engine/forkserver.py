@@ -17,8 +17,8 @@ Shared crawl processes (engine/shared.py: several small runs side by side): stdi
 at once, with a pipe for its stdin; stdout answers `{"shared": N, "pid"}`.
 `{"to": N, "message": {...}}` passes a command on to shared process N (it may be asked before
 its pid is known). A shared process reports each run's end itself on
-this process's stdout (`{"from": N, "run_id", "code"}`; lines are written whole, so they do
-not interleave with ours).
+this process's stdout (`{"from": N, "run_id", "code", "reason"}`; lines are written whole,
+so they do not interleave with ours).
 """
 
 from __future__ import annotations

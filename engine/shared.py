@@ -219,7 +219,7 @@ class SharedCrawls:
     def set_alone(self) -> None:
         """Records that name no crawler go to a run given alone, or to the last run of a
         draining process."""
-        alone = self.crawlers.get(self.alone or "")
+        alone = self.crawlers.get(self.alone) if self.alone else None
         if alone is None and self.draining and len(self.crawlers) == 1:
             alone = next(iter(self.crawlers.values()))
         self.router.alone = alone
