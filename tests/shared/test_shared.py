@@ -202,3 +202,19 @@ def test_a_run_of_several_processes_takes_an_idle_shared_process_slot(
     assert done["status"] == "completed" and done["pages"] == 3, done
     assert handle(server, large["id"]) not in ("", pid)
     wait_until(lambda: not pid_alive(int(pid)), 10, message="the idle shared process to exit")
+
+
+def test_a_cancelled_run_alone_in_a_shared_process_is_killed_when_it_does_not_stop(
+        server: Server, site: TestSite) -> None:
+    """A run that took a shared process alone, cancelled while its page hangs: after the
+    launcher's 10 s its process is killed (it has no neighbours), as a process of the run's
+    own would be, not left until the page comes back."""
+    first = server.create(gen_page(site, 147))
+    assert server.wait_status(first["id"], "completed", "error")["status"] == "completed"
+    pid = handle(server, first["id"])
+    hang, path = slow_page(site, 40, follow=[{"selector": "CSS: a", "max_depth": 1}])
+    task = server.create(hang)
+    assert side_by_side(server, site, [task], [path]) == pid  # its page in flight
+    assert server.ok("POST", f"/v1/tasks/{task['id']}/cancel")["status"] == "cancelled"
+    wait_until(lambda: not pid_alive(int(pid)), 25, message="the process to be killed")
+    assert server.task(task["id"])["status"] == "cancelled"
