@@ -102,7 +102,7 @@ def _paths() -> dict[str, Any]:
                             "responses": {"200": _json({"type": "object"}, "ok"),
                                           **_errors()}}},
         "/v1/tasks": {
-            "post": _op("create a task", {"201": task}, 400, 413, 422,
+            "post": _op("create a task", {"201": task}, 400, 404, 413, 422,
                         requestBody={"required": True, "content": {
                             "application/json": {"schema": _ref("CreateTask"), "examples": {
                                 "quotes": {"summary": "quotes with pagination, CSV and JSON",
