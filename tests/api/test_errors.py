@@ -75,6 +75,19 @@ def test_400_bad_json_and_bad_query(api: ApiServer) -> None:
     assert api.call("GET", "/v1/tasks?take=1000").status == 400
 
 
+def test_a_form_body_is_a_body_that_is_not_json(api: ApiServer) -> None:
+    """The API reads JSON bodies only: a form or multipart body is not parsed into query
+    arguments (where bad bytes were blamed on the query string, and a bad multipart body on
+    the headers), it is a body that is not JSON."""
+    form = api.call("POST", "/v1/tasks", data=b"scheme=%FF", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status == 400 and "not valid JSON" in form.json["detail"], form.json
+    multipart = api.call("POST", "/v1/tasks", data=b"--x\r\nbroken", headers={
+        "Content-Type": "multipart/form-data; boundary=x"})
+    assert multipart.status == 400 and "not valid JSON" in multipart.json["detail"], \
+        multipart.json
+
+
 def test_404_unknown_id_and_route(api: ApiServer) -> None:
     response = api.call("GET", "/v1/tasks/t_nope")
     assert response.status == 404 and response.json["title"] == "Not Found"
