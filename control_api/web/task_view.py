@@ -18,8 +18,9 @@ from engine.outcome import page_error
 from engine.store import Row, Store, runs
 from engine.store import pages as page_queries
 from engine.store import tasks as task_queries
+from engine.store.keys import Key
 from engine.store.status import ACTIVE_STATUSES, INITIALIZED, PAUSED, TERMINAL_STATUSES
-from engine.store.tasks import RUN_COLUMNS, Key
+from engine.store.tasks import RUN_COLUMNS
 
 __all__ = ["RUN_COLUMNS", "cancel_run", "clear", "get", "get_by_key", "iso",
            "list_pages", "mark_collected", "queue_run", "ready", "results_run", "status_of", "view"]

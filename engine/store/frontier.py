@@ -97,8 +97,9 @@ def claim(store: Store, run_id: str, worker: str, limit: int,
     again; claimed, they move to this run. Its rows carry their cached body's validators
     (`etag`, `last_modified`) for a conditional request."""
     with store.engine.connect() as conn:  # a look first: a poll that finds nothing writes nothing
-        if conn.execute(select(pages.c.id).where(*_claimable(run_id, job)).limit(1)
-                        ).first() is None:
+        look = conn.execute(_CREATED, {"run_id": run_id}) if job is None else \
+            conn.execute(select(pages.c.id).where(*_claimable(run_id, job)).limit(1))
+        if look.first() is None:
             return []
     with store.engine.begin() as conn:
         if conn.dialect.name != "postgresql":
@@ -152,25 +153,30 @@ def release(target: Store | Connection, run_id: str, worker: str | None = None,
                                              updated_at=time.time())).rowcount)
 
 
+# The scheduler's polls, built once (engine/store/store.py says why).
+_CREATED = select(pages.c.id).where(
+    pages.c.run_id == bindparam("run_id"), pages.c.state == CREATED).limit(1)
+_HELD_BY_OTHERS = select(pages.c.id).where(
+    pages.c.run_id == bindparam("run_id"), pages.c.state == IN_PROGRESS,
+    pages.c.worker != bindparam("worker")).limit(1)
+_OPEN = select(func.count()).where(
+    pages.c.run_id == bindparam("run_id"), pages.c.state.in_((CREATED, IN_PROGRESS)))
+
+
 def waiting(store: Store, run_id: str, worker: str) -> bool:
     """Whether the run has pages to claim, or pages other processes hold (which may add
     more)."""
     with store.engine.connect() as conn:
-        created = conn.execute(select(pages.c.id).where(
-            pages.c.run_id == run_id, pages.c.state == CREATED).limit(1)).first()
-        if created is not None:
+        if conn.execute(_CREATED, {"run_id": run_id}).first() is not None:
             return True
-        others = conn.execute(select(pages.c.id).where(
-            pages.c.run_id == run_id, pages.c.state == IN_PROGRESS,
-            pages.c.worker != worker).limit(1)).first()
-        return others is not None
+        return conn.execute(_HELD_BY_OTHERS, {"run_id": run_id, "worker": worker}
+                            ).first() is not None
 
 
 def open_pages(store: Store, run_id: str) -> int:
     """Pages created and not finished yet (waiting or in flight)."""
     with store.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(
-            pages.c.run_id == run_id, pages.c.state.in_((CREATED, IN_PROGRESS)))).scalar_one())
+        return int(conn.execute(_OPEN, {"run_id": run_id}).scalar_one())
 
 
 def commit(conn: Connection, page_rows: Sequence[Row], pending_rows: Sequence[Row],

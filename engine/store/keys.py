@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
 from engine.store.tables import api_keys, tenants
@@ -56,13 +57,21 @@ def revoke_key(store: Store, key_id_or_name: str) -> int:
     return int(result.rowcount)
 
 
-def find_key(store: Store, key_hash: str) -> tuple[str, str] | None:
+Key = tuple[str, str]  # (key id, tenant id)
+# Built once: every authenticated request asks (engine/store/store.py says why).
+_KEY = select(api_keys.c.id, api_keys.c.tenant_id).where(
+    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None))
+
+
+def find_key(store: Store, key_hash: str) -> Key | None:
     """The (key id, tenant id) of a key that is not revoked, by its hash."""
     with store.engine.connect() as conn:
-        row = conn.execute(
-            select(api_keys.c.id, api_keys.c.tenant_id)
-            .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
-        ).first()
+        return key_by_hash(conn, key_hash)
+
+
+def key_by_hash(conn: Connection, key_hash: str) -> Key | None:
+    """`find_key` on a connection the caller has (a read that checks the key on its way)."""
+    row = conn.execute(_KEY, {"key_hash": key_hash}).first()
     return (row.id, row.tenant_id) if row else None
 
 

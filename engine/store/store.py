@@ -11,7 +11,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
@@ -30,6 +40,12 @@ from engine.store.tables import (
 )
 
 Row = dict[str, Any]
+# Point reads every run makes several of (its crawl and the server), built once: building the
+# statement and its cache key each time cost more than running it (a run read by id: 170-200 µs
+# built each time, 60-80 µs built once, on SQLite).
+_TASK = select(tasks).where(tasks.c.id == bindparam("id"))
+_TENANT_TASK = _TASK.where(tasks.c.tenant_id == bindparam("tenant_id"))
+_RUN = select(runs).where(runs.c.id == bindparam("id"))
 POOL_SIZE = 10  # connections kept open (more are opened, and closed after use, when needed)
 __all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]
 
@@ -90,11 +106,12 @@ class Store:
     # -- tasks and runs ---------------------------------------------------------------------
 
     def get_task(self, task_id: str, tenant_id: str | None = None) -> Row | None:
-        query = select(tasks).where(tasks.c.id == task_id)
-        if tenant_id is not None:
-            query = query.where(tasks.c.tenant_id == tenant_id)
+        if tenant_id is None:
+            query, params = _TASK, {"id": task_id}
+        else:
+            query, params = _TENANT_TASK, {"id": task_id, "tenant_id": tenant_id}
         with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(query, params).mappings().first()
         return dict(row) if row else None
 
     def create_task(
@@ -134,7 +151,7 @@ class Store:
 
     def get_run(self, run_id: str) -> Row | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            row = conn.execute(_RUN, {"id": run_id}).mappings().first()
         return dict(row) if row else None
 
     def update_run(self, run_id: str, *, only_if: Sequence[str] = (), **values: Any) -> bool:

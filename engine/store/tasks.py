@@ -9,9 +9,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, String, Text, and_, bindparam, cast, delete, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row as SqlRow
 
+from engine.store.keys import Key, key_by_hash
 from engine.store.status import COMPLETED, INITIALIZED
 from engine.store.tables import api_keys, deliveries, runs, tasks
 
@@ -43,6 +43,11 @@ def _joined(lean: bool = False) -> Select[Any]:
                   ).join(runs, runs.c.id == tasks.c.run_id, isouter=True)
 
 
+# Built once (`get` is asked after every change a task takes through the API).
+_GET = _joined().where(tasks.c.id == bindparam("task_id"),
+                       tasks.c.tenant_id == bindparam("tenant_id"))
+
+
 def decode(row: SqlRow[Any]) -> Row:
     """A lean row as a full row has it: a dict, its JSON values as values."""
     full = row._asdict()
@@ -59,9 +64,7 @@ def joined(task: Row, run: Row) -> Row:
 def get(store: Store, tenant_id: str, task_id: str) -> Row | None:
     """The tenant's task joined with its latest run, or None."""
     with store.engine.connect() as conn:
-        row = conn.execute(
-            _joined().where(tasks.c.id == task_id, tasks.c.tenant_id == tenant_id)
-        ).mappings().first()
+        row = conn.execute(_GET, {"task_id": task_id, "tenant_id": tenant_id}).mappings().first()
     return dict(row) if row else None
 
 
@@ -74,15 +77,6 @@ _BY_KEY = _joined(lean=True).add_columns(
                       api_keys.c.key_hash == bindparam("key_hash"),
                       api_keys.c.revoked_at.is_(None))
        ).where(tasks.c.id == bindparam("task_id"))
-_KEY = select(api_keys.c.id, api_keys.c.tenant_id).where(
-    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None))
-Key = tuple[str, str]  # (key id, tenant id)
-
-
-def find_key(conn: Connection, key_hash: str) -> Key | None:
-    """The (key id, tenant id) of a key that is not revoked, by its hash."""
-    row = conn.execute(_KEY, {"key_hash": key_hash}).first()
-    return (row.id, row.tenant_id) if row else None
 
 
 def get_by_key(store: Store, key_hash: str, task_id: str
@@ -93,7 +87,7 @@ def get_by_key(store: Store, key_hash: str, task_id: str
     with store.engine.connect() as conn:
         found = conn.execute(_BY_KEY, {"key_hash": key_hash, "task_id": task_id}).first()
         if found is None:
-            return find_key(conn, key_hash), None
+            return key_by_hash(conn, key_hash), None
     return (found.key_id, found.key_tenant_id), found
 
 
@@ -104,7 +98,7 @@ def list_page_by_key(store: Store, key_hash: str, *, status: str | None, tag: st
     from the cursor `start` (a task id, inclusive), and the cursors of the next and previous
     pages; on one connection."""
     with store.engine.connect() as conn:
-        key = find_key(conn, key_hash)
+        key = key_by_hash(conn, key_hash)
         if key is None:
             return None, ([], None, None)
         page, back = _listing(INITIALIZED if status == INITIALIZED else bool(status),
