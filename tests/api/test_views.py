@@ -66,5 +66,15 @@ def test_a_running_tasks_elapsed_goes_on(api: ApiServer, site: TestSite) -> None
     one, listed = both_reads(api, task["id"], tag)
     assert one["status"] == "running"  # (8 pages 0.5 s apart: about 4 s)
     assert one["elapsed"] > first["elapsed"] and listed["elapsed"] > first["elapsed"]
+    # Its object is kept as the text around `elapsed`, written in when shown: the same body
+    # as send_json makes of the full row's object (read again while the run changed its row).
+    for _ in range(20):
+        raw = api.call("GET", f"/v1/tasks/{task['id']}").body
+        shown, full = json.loads(raw), from_full_row(api, task["id"])
+        if {**shown, "elapsed": None} == {**full, "elapsed": None}:
+            break
+    assert {**shown, "elapsed": None} == {**full, "elapsed": None}
+    assert shown["status"] == "running" and 0 < shown["elapsed"] <= full["elapsed"]
+    assert raw == json.dumps(shown, ensure_ascii=False).encode()
     api.ok("POST", f"/v1/tasks/{task['id']}/cancel")
     api.wait_status(task["id"], "cancelled", "completed", "error")
