@@ -3,6 +3,7 @@ before it is downloaded, and the crawl takes its work from the store (scheduler.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -22,7 +23,14 @@ DETAIL = "cp_detail"  # the field a detail page is fetched for
 
 def page_identity(url: str, detail: str | None = None) -> str:
     """A page's identity in its run: its canonical URL (a detail page's, per field)."""
-    return (f"detail {detail} " if detail else "") + canonicalize_url(url)
+    return (f"detail {detail} " if detail else "") + _canonical(url)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _canonical(url: str) -> str:
+    """`canonicalize_url`, remembered: most links of a page were on the pages before it (9 of
+    10 on the test site's), and each costs about 6 µs (600 links in a 60-page crawl)."""
+    return canonicalize_url(url)
 
 
 def page_key(identity: str) -> str:
