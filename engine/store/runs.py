@@ -22,29 +22,29 @@ Each takes a Store (its own transaction) or a Connection (the caller's transacti
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, Update, bindparam, func, insert, null, select, update
 from sqlalchemy.engine import Connection
 
 from engine.ids import new_id
 from engine.store import sizes as result_sizes
+from engine.store.frontier import open_pages
 from engine.store.frontier import release as release_pages
 from engine.store.status import (
     ACTIVE_STATUSES,
     CANCELLED,
-    CREATED,
     ERROR,
-    IN_PROGRESS,
     PAUSED,
     QUEUED,
     RUNNING,
     TERMINAL_STATUSES,
 )
-from engine.store.tables import pages, runs, tasks
+from engine.store.tables import runs, tasks
 
 if TYPE_CHECKING:
     from engine.store.store import Store
@@ -66,14 +66,38 @@ def update_run(conn: Connection, run_id: str, only_if: Sequence[str] = (),
                **values: Any) -> bool:
     """Update a run, only while its status is one of `only_if` (when given); True if it did.
     A status change shows on the task as its `updated_at`."""
-    query = update(runs).where(runs.c.id == run_id).values(**values)
+    changed = set_run(conn, run_id, values, only_if)
+    if changed and "status" in values:
+        conn.execute(_TOUCH_TASK, {"b_run_id": run_id, "b_updated_at": time.time()})
+    return changed
+
+
+def set_run(conn: Connection, run_id: str, values: Mapping[str, Any],
+            only_if: Sequence[str] = ()) -> bool:
+    """Set `values` on the run, only while its status is one of `only_if`; True if it did."""
+    nulls = tuple(k for k, v in values.items() if v is None)
+    params = {f"v_{k}": v for k, v in values.items() if v is not None}
+    query = _set_run(tuple(values), tuple(only_if), nulls)
+    return conn.execute(query, {"b_id": run_id, **params}).rowcount > 0
+
+
+# Built once per shape (the columns set, those set to null, the statuses it may move from):
+# the statements every run goes through cost more to build than to run (store.py says why).
+_TOUCH_TASK = update(tasks).where(tasks.c.run_id == bindparam("b_run_id")).values(
+    updated_at=bindparam("b_updated_at"))
+
+
+@functools.lru_cache(maxsize=256)
+def _set_run(names: tuple[str, ...], only_if: tuple[str, ...], nulls: tuple[str, ...]
+             ) -> Update:
+    query = update(runs).where(runs.c.id == bindparam("b_id"))
     if only_if:
         query = query.where(runs.c.status.in_(only_if))
-    changed = conn.execute(query).rowcount > 0
-    if changed and "status" in values:
-        conn.execute(update(tasks).where(tasks.c.run_id == run_id)
-                     .values(updated_at=time.time()))
-    return changed
+    # (a null as SQL's NULL, as `values(x=None)` writes it: a JSON column's bound None is
+    # the JSON text 'null')
+    return query.values({name: null() if name in nulls
+                         else bindparam(f"v_{name}", type_=runs.c[name].type)
+                         for name in names})
 
 
 # -- transitions ---------------------------------------------------------------------------
@@ -85,10 +109,13 @@ def queue(target: Store | Connection, task_id: str, launcher: str | None = None)
     run: Row = {"id": new_id("r"), "task_id": task_id, "status": QUEUED, "queued_at": now,
                 "launcher": launcher}
     with transaction(target) as conn:
-        conn.execute(insert(runs).values(**run))
-        conn.execute(update(tasks).where(tasks.c.id == task_id)
-                     .values(run_id=run["id"], collected=False, updated_at=now))
+        conn.execute(insert(runs), run)
+        conn.execute(_MAKE_LATEST, {"b_id": task_id, "b_run_id": run["id"], "b_now": now})
     return run
+
+
+_MAKE_LATEST = update(tasks).where(tasks.c.id == bindparam("b_id")).values(
+    run_id=bindparam("b_run_id"), collected=False, updated_at=bindparam("b_now"))
 
 
 def claim(store: Store, launcher: str, limit: int,
@@ -152,9 +179,16 @@ def start(store: Store, run_id: str) -> bool:
     """The crawl began: False when the run was cancelled (or deleted) before it got there."""
     now = time.time()
     with store.engine.begin() as conn:
-        # A run that carries on (resumed, or after its crawl process died) keeps its start.
-        return update_run(conn, run_id, only_if=(QUEUED,), status=RUNNING,
-                          started_at=func.coalesce(runs.c.started_at, now), heartbeat_at=now)
+        if conn.execute(_START, {"b_id": run_id, "v_now": now}).rowcount == 0:
+            return False
+        conn.execute(_TOUCH_TASK, {"b_run_id": run_id, "b_updated_at": now})
+        return True
+
+
+# A run that carries on (resumed, or after its crawl process died) keeps its start.
+_START = update(runs).where(runs.c.id == bindparam("b_id"), runs.c.status == QUEUED).values(
+    status=RUNNING, started_at=func.coalesce(runs.c.started_at, bindparam("v_now")),
+    heartbeat_at=bindparam("v_now"))
 
 
 def finish(target: Store | Connection, run_id: str, status: str, error: str | None = None,
@@ -244,17 +278,25 @@ def expire(store: Store, stale_after: float, now: float) -> list[str]:
 def add_progress(conn: Connection, run_id: str, added: dict[str, int] | Any,
                  failures: dict[str, int] | Any) -> None:
     """Add a crawl process's counts to the run's (several processes, or lives, count)."""
-    conn.execute(update(runs).where(runs.c.id == run_id).values(
-        **{name: runs.c[name] + int(n) for name, n in added.items()}))
+    conn.execute(_add_to_run(tuple(added)),
+                 {"b_id": run_id, **{f"n_{name}": int(n) for name, n in added.items()}})
     if failures:
-        now = conn.execute(select(runs.c.failures).where(runs.c.id == run_id)).scalar() or {}
+        now = conn.execute(_FAILURES, {"b_id": run_id}).scalar() or {}
         merged = dict(now)
         for key, n in failures.items():
             merged[key] = merged.get(key, 0) + n
-        conn.execute(update(runs).where(runs.c.id == run_id).values(failures=merged))
-    open_pages = conn.execute(select(func.count()).where(
-        pages.c.run_id == run_id, pages.c.state.in_((CREATED, IN_PROGRESS)))).scalar_one()
-    conn.execute(update(runs).where(runs.c.id == run_id).values(queued=int(open_pages)))
+        set_run(conn, run_id, {"failures": merged})
+    set_run(conn, run_id, {"queued": open_pages(conn, run_id)})
+
+
+_FAILURES = select(runs.c.failures).where(runs.c.id == bindparam("b_id"))
+
+
+@functools.lru_cache(maxsize=16)
+def _add_to_run(names: tuple[str, ...]) -> Update:
+    """Counters of the run increased by bound amounts (`n_<name>`), built once per set."""
+    return update(runs).where(runs.c.id == bindparam("b_id")).values(
+        {name: runs.c[name] + bindparam(f"n_{name}", type_=Integer) for name in names})
 
 
 # -- queries --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from engine.store.tables import runs
 
@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from engine.store.store import Store
+
+
+_SIZES = select(runs.c.result_sizes).where(runs.c.id == bindparam("run_id"))
 
 
 def record(store: Store, run_id: str, sizes: dict[str, int]) -> None:
@@ -24,5 +27,5 @@ def record(store: Store, run_id: str, sizes: dict[str, int]) -> None:
 
 def merged(conn: Connection, run_id: str, sizes: dict[str, int]) -> dict[str, int]:
     """The run's recorded sizes with `sizes` over them, read in the caller's transaction."""
-    current = conn.execute(select(runs.c.result_sizes).where(runs.c.id == run_id)).scalar()
+    current = conn.execute(_SIZES, {"run_id": run_id}).scalar()
     return {**(current or {}), **sizes}

@@ -20,7 +20,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Connection
 
@@ -46,6 +45,9 @@ Row = dict[str, Any]
 _TASK = select(tasks).where(tasks.c.id == bindparam("id"))
 _TENANT_TASK = _TASK.where(tasks.c.tenant_id == bindparam("tenant_id"))
 _RUN = select(runs).where(runs.c.id == bindparam("id"))
+_ITEMS_AFTER = (select(items.c.id, items.c.data)
+                .where(items.c.run_id == bindparam("run_id"), items.c.id > bindparam("last"))
+                .order_by(items.c.id).limit(bindparam("batch")))
 POOL_SIZE = 10  # connections kept open (more are opened, and closed after use, when needed)
 __all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Row", "Store", "store_url"]
 
@@ -139,7 +141,7 @@ class Store:
             **fields,
         }
         with self.engine.begin() as conn:
-            conn.execute(insert(tasks).values(**task))
+            conn.execute(insert(tasks), task)
             queued = run_states.queue(conn, task["id"]) if run else None
         if queued:
             task["run_id"] = queued["id"]
@@ -221,7 +223,7 @@ class Store:
             if item_rows:
                 conn.execute(insert(items), list(item_rows))
             if run_id and progress:
-                conn.execute(update(runs).where(runs.c.id == run_id).values(**progress))
+                run_states.set_run(conn, run_id, progress)
             if run_id and release_worker is not None:
                 frontier.release(conn, run_id, release_worker)
 
@@ -230,12 +232,8 @@ class Store:
         last = 0
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(items.c.id, items.c.data)
-                    .where(items.c.run_id == run_id, items.c.id > last)
-                    .order_by(items.c.id)
-                    .limit(batch)
-                ).all()
+                rows = conn.execute(_ITEMS_AFTER, {"run_id": run_id, "last": last,
+                                                   "batch": batch}).all()
             for row in rows:
                 yield row.data
             if len(rows) < batch:  # the last batch: no need to ask again
