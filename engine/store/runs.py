@@ -127,23 +127,25 @@ def claim(store: Store, launcher: str, limit: int,
     claimed: list[Row] = []
     with store.engine.begin() as conn:
         candidates = conn.execute(
-            select(runs.c.id, runs.c.task_id, tasks.c.scheme, tasks.c.kind)
-            .join(tasks, tasks.c.id == runs.c.task_id)
-            .where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
-            .order_by(runs.c.queued_at).limit(scan if fits is not None and scan else limit)
-        ).all()
+            _QUEUED, {"limit": scan if fits is not None and scan else limit}).all()
         for run in candidates:
             row = {"id": run.id, "task_id": run.task_id, "scheme": run.scheme or {},
                    "kind": run.kind}
             if len(claimed) >= limit or (fits is not None and not fits(row)):
                 continue
-            taken = conn.execute(
-                update(runs).where(runs.c.id == run.id, runs.c.launcher.is_(None))
-                .values(launcher=launcher)
-            ).rowcount
+            taken = conn.execute(_TAKE, {"b_id": run.id, "v_launcher": launcher}).rowcount
             if taken:
                 claimed.append(row)
     return claimed
+
+
+# The launchers' polls and every run's claim, built once.
+_QUEUED = (select(runs.c.id, runs.c.task_id, tasks.c.scheme, tasks.c.kind)
+           .join(tasks, tasks.c.id == runs.c.task_id)
+           .where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
+           .order_by(runs.c.queued_at).limit(bindparam("limit")))
+_TAKE = update(runs).where(runs.c.id == bindparam("b_id"), runs.c.launcher.is_(None)).values(
+    launcher=bindparam("v_launcher"))
 
 
 def place(store: Store, run_id: str, handle: str) -> bool:
@@ -231,19 +233,22 @@ def paused_by(store: Store, by: str) -> list[Row]:
             runs.c.status == PAUSED, runs.c.paused_by == by)).mappings()]
 
 
+_STATUS = select(runs.c.status).where(runs.c.id == bindparam("b_id"))
+_TRIES = select(runs.c.tries, runs.c.status).where(runs.c.id == bindparam("b_id"))
+
+
 def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
             reason: str) -> str | None:
     """A crawl process of the run died without finishing it: the pages it held go back to
     the frontier and the run is queued again, or ends as an error once it died `max_tries`
     times. Returns the run's status (as it was, when it was not active; None if deleted)."""
     with store.engine.connect() as conn:  # (every run's end comes here: most have ended)
-        status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+        status = conn.execute(_STATUS, {"b_id": run_id}).scalar()
     if status is None or status in TERMINAL_STATUSES:  # nothing of it is fetched again
         return status
     with store.engine.begin() as conn:
         release_pages(conn, run_id, worker)
-        found = conn.execute(select(runs.c.tries, runs.c.status).where(runs.c.id == run_id)
-                             ).first()
+        found = conn.execute(_TRIES, {"b_id": run_id}).first()
         if found is None or found.status not in ACTIVE_STATUSES:
             return found.status if found is not None else None
         tries = found.tries + 1
