@@ -217,9 +217,13 @@ class Scheme(SchemeModel):
 
     @property
     def payload_id(self) -> str:
-        # Of the redacted scheme: the id says nothing about the login secrets.
-        return hashlib.md5(canonical_json(redact_scheme(self.model_dump(mode="json")))
-                           .encode()).hexdigest()
+        return payload_id_of(self.model_dump(mode="json"))
+
+
+def payload_id_of(data: dict[str, Any]) -> str:
+    """The payload id of a scheme as stored (`model_dump(mode="json")`), of its redacted form:
+    the id says nothing about the login secrets."""
+    return hashlib.md5(canonical_json(redact_scheme(data)).encode()).hexdigest()
 
 
 REDACTED = "***"

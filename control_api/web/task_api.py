@@ -33,7 +33,7 @@ from control_api.web.http import (
 from control_api.web.offload import in_thread
 from control_api.web.problems import map_problems
 from control_api.web.views import TaskViews
-from engine.scheme import Scheme, redact_scheme
+from engine.scheme import Scheme, payload_id_of, redact_scheme
 from engine.scheme_types import FORMATS, Format, Url
 from engine.store import events as store_events
 from engine.store import stats as store_stats
@@ -100,11 +100,11 @@ class TaskAPI:
         who = await self.principal(request)
         body = validate(CreateTask, read_json(request, self.config.body_limit))
         await self.ctx.check_targets(body)
-        scheme = body.scheme
+        scheme = body.scheme.model_dump(mode="json")  # (once: as stored, and its payload id)
 
         def create() -> tuple[str, dict[str, Any] | None]:  # read back as shown: one hop
             task, _ = self.store.create_task(
-                who.tenant_id, scheme.model_dump(mode="json"), scheme.payload_id,
+                who.tenant_id, scheme, payload_id_of(scheme),
                 run=body.run, name=body.name, tag=body.tag, callback_url=body.callback_url,
                 pingback_url=body.pingback_url, postback_url=body.postback_url,
                 postback_format=body.postback_format)
