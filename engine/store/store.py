@@ -141,7 +141,7 @@ class Store:
             **fields,
         }
         with self.engine.begin() as conn:
-            conn.execute(insert(tasks), task)
+            conn.execute(insert(tasks).values(**task))  # (an unknown field is an error)
             queued = run_states.queue(conn, task["id"]) if run else None
         if queued:
             task["run_id"] = queued["id"]
