@@ -45,6 +45,21 @@ def test_tasks_and_runs(store: Store) -> None:
     assert store.get_run(taken["id"])["launcher"] == "external"  # type: ignore[index]
 
 
+def test_a_run_value_set_to_none_is_sqls_null(store: Store) -> None:
+    """A run's updates are built once per shape with bound values (engine/store/runs.py); a
+    JSON column's bound None would be the JSON text 'null', where `.values(x=None)` is NULL."""
+    task, run = store.create_task("tn_1", SCHEME, "a" * 32)
+    assert run is not None
+    assert store.update_run(run["id"], warnings=["one"], error="e", result_sizes={"jsonl": 3})
+    assert store.get_run(run["id"])["warnings"] == ["one"]  # type: ignore[index]
+    assert store.update_run(run["id"], warnings=None, error=None, result_sizes=None)
+    with store.engine.connect() as conn:
+        nulls = conn.execute(select(runs.c.warnings.is_(None), runs.c.error.is_(None),
+                                    runs.c.result_sizes.is_(None))
+                             .where(runs.c.id == run["id"])).one()
+    assert tuple(nulls) == (True, True, True)
+
+
 def test_claim_takes_each_queued_run_once(store: Store) -> None:
     queued = [store.create_task("tn_1", SCHEME, "a" * 32)[1] for _ in range(5)]
     first = claim(store, "scrapyd:" + "h" * 60, 3)  # names longer than 40 characters fit
