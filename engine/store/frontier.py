@@ -39,14 +39,15 @@ JOB_COLUMNS = (page_bodies.c.etag, page_bodies.c.last_modified)
 RESULT_COLUMNS = ("state", "http_status", "content_type", "error", "updated_at", "detail_value")
 
 
-# The statements every page of a crawl goes through, built once with bound parameters:
-# building one (and its cache key) cost more than running it (engine/store/store.py).
+# The statements every page of a crawl goes through, and the scheduler's polls, built once
+# with bound parameters: building one (and its cache key) cost more than running it
+# (engine/store/store.py).
 _OF_RUN = runs.c.id == bindparam("run_id")
+_RUN_PAGES = pages.c.run_id == bindparam("run_id")
 _LOCK = update(runs).where(_OF_RUN).values(planned=runs.c.planned)
 _PLANNED = select(runs.c.planned).where(_OF_RUN)
 _SET_PLANNED = update(runs).where(_OF_RUN).values(planned=bindparam("v_planned"))
-_KNOWN = select(pages.c.key).where(pages.c.run_id == bindparam("run_id"),
-                                   pages.c.key.in_(bindparam("keys", expanding=True)))
+_KNOWN = select(pages.c.key).where(_RUN_PAGES, pages.c.key.in_(bindparam("keys", expanding=True)))
 _TAKE = update(pages).where(pages.c.id.in_(bindparam("ids", expanding=True))).values(
     state=IN_PROGRESS, worker=bindparam("v_worker"), updated_at=bindparam("v_updated_at"))
 _ITEMS = runs.c["items"]  # (runs.c.items is the collection's items())
@@ -54,6 +55,10 @@ _LOCK_ITEMS = update(runs).where(_OF_RUN).values(items=_ITEMS)
 _KEPT_ITEMS = select(_ITEMS).where(_OF_RUN)
 _FINISH_PAGE = update(pages).where(pages.c.id == bindparam("b_id")).values(
     **{name: bindparam(f"b_{name}") for name in RESULT_COLUMNS})
+_CREATED = select(pages.c.id).where(_RUN_PAGES, pages.c.state == CREATED).limit(1)
+_HELD_BY_OTHERS = select(pages.c.id).where(
+    _RUN_PAGES, pages.c.state == IN_PROGRESS, pages.c.worker != bindparam("worker")).limit(1)
+_OPEN = select(func.count()).where(_RUN_PAGES, pages.c.state.in_((CREATED, IN_PROGRESS)))
 
 
 def _lock_run(conn: Connection, run_id: str) -> int:
@@ -151,7 +156,7 @@ def _claimable(job: bool, postgresql: bool) -> Select[Any]:
              .select_from(pages.outerjoin(page_bodies, page_bodies.c.page_id == pages.c.id)
                           if job else pages)
              .where(*_job_pages(bindparam("job")) if job else
-                    (pages.c.state == CREATED, pages.c.run_id == bindparam("run_id")))
+                    (pages.c.state == CREATED, _RUN_PAGES))
              .order_by(pages.c.created_at, pages.c.id).limit(bindparam("limit")))
     if postgresql:
         query = query.with_for_update(of=pages, skip_locked=True)
@@ -185,16 +190,6 @@ def _held(by_worker: bool, by_ids: bool) -> tuple[Select[Any], Update]:
     return (select(pages.c.id).where(*held).limit(1),
             update(pages).where(*held).values(state=CREATED, worker=None,
                                               updated_at=bindparam("v_updated_at")))
-
-
-# The scheduler's polls, built once (engine/store/store.py says why).
-_CREATED = select(pages.c.id).where(
-    pages.c.run_id == bindparam("run_id"), pages.c.state == CREATED).limit(1)
-_HELD_BY_OTHERS = select(pages.c.id).where(
-    pages.c.run_id == bindparam("run_id"), pages.c.state == IN_PROGRESS,
-    pages.c.worker != bindparam("worker")).limit(1)
-_OPEN = select(func.count()).where(
-    pages.c.run_id == bindparam("run_id"), pages.c.state.in_((CREATED, IN_PROGRESS)))
 
 
 def waiting(store: Store, run_id: str, worker: str) -> bool:

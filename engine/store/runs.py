@@ -68,8 +68,13 @@ def update_run(conn: Connection, run_id: str, only_if: Sequence[str] = (),
     A status change shows on the task as its `updated_at`."""
     changed = set_run(conn, run_id, values, only_if)
     if changed and "status" in values:
-        conn.execute(_TOUCH_TASK, {"b_run_id": run_id, "b_updated_at": time.time()})
+        _show_on_task(conn, run_id, time.time())
     return changed
+
+
+def _show_on_task(conn: Connection, run_id: str, at: float) -> None:
+    """The run's status changed: its task shows it as its `updated_at`."""
+    conn.execute(_TOUCH_TASK, {"b_run_id": run_id, "b_updated_at": at})
 
 
 def set_run(conn: Connection, run_id: str, values: Mapping[str, Any],
@@ -81,8 +86,9 @@ def set_run(conn: Connection, run_id: str, values: Mapping[str, Any],
     return conn.execute(query, {"b_id": run_id, **params}).rowcount > 0
 
 
-# Built once per shape (the columns set, those set to null, the statuses it may move from):
-# the statements every run goes through cost more to build than to run (store.py says why).
+# The statements every run goes through, built once (per shape: the columns set, those set
+# to null, the statuses it may move from): they cost more to build than to run (store.py).
+_THIS_RUN = runs.c.id == bindparam("b_id")
 _TOUCH_TASK = update(tasks).where(tasks.c.run_id == bindparam("b_run_id")).values(
     updated_at=bindparam("b_updated_at"))
 
@@ -90,7 +96,7 @@ _TOUCH_TASK = update(tasks).where(tasks.c.run_id == bindparam("b_run_id")).value
 @functools.lru_cache(maxsize=256)
 def _set_run(names: tuple[str, ...], only_if: tuple[str, ...], nulls: tuple[str, ...]
              ) -> Update:
-    query = update(runs).where(runs.c.id == bindparam("b_id"))
+    query = update(runs).where(_THIS_RUN)
     if only_if:
         query = query.where(runs.c.status.in_(only_if))
     # (a null as SQL's NULL, as `values(x=None)` writes it: a JSON column's bound None is
@@ -144,7 +150,7 @@ _QUEUED = (select(runs.c.id, runs.c.task_id, tasks.c.scheme, tasks.c.kind)
            .join(tasks, tasks.c.id == runs.c.task_id)
            .where(runs.c.status == QUEUED, runs.c.launcher.is_(None))
            .order_by(runs.c.queued_at).limit(bindparam("limit")))
-_TAKE = update(runs).where(runs.c.id == bindparam("b_id"), runs.c.launcher.is_(None)).values(
+_TAKE = update(runs).where(_THIS_RUN, runs.c.launcher.is_(None)).values(
     launcher=bindparam("v_launcher"))
 
 
@@ -183,12 +189,12 @@ def start(store: Store, run_id: str) -> bool:
     with store.engine.begin() as conn:
         if conn.execute(_START, {"b_id": run_id, "v_now": now}).rowcount == 0:
             return False
-        conn.execute(_TOUCH_TASK, {"b_run_id": run_id, "b_updated_at": now})
+        _show_on_task(conn, run_id, now)
         return True
 
 
 # A run that carries on (resumed, or after its crawl process died) keeps its start.
-_START = update(runs).where(runs.c.id == bindparam("b_id"), runs.c.status == QUEUED).values(
+_START = update(runs).where(_THIS_RUN, runs.c.status == QUEUED).values(
     status=RUNNING, started_at=func.coalesce(runs.c.started_at, bindparam("v_now")),
     heartbeat_at=bindparam("v_now"))
 
@@ -233,8 +239,8 @@ def paused_by(store: Store, by: str) -> list[Row]:
             runs.c.status == PAUSED, runs.c.paused_by == by)).mappings()]
 
 
-_STATUS = select(runs.c.status).where(runs.c.id == bindparam("b_id"))
-_TRIES = select(runs.c.tries, runs.c.status).where(runs.c.id == bindparam("b_id"))
+_STATUS = select(runs.c.status).where(_THIS_RUN)
+_TRIES = select(runs.c.tries, runs.c.status).where(_THIS_RUN)
 
 
 def crashed(store: Store, run_id: str, worker: str | None, max_tries: int,
@@ -294,13 +300,13 @@ def add_progress(conn: Connection, run_id: str, added: dict[str, int] | Any,
     set_run(conn, run_id, {"queued": open_pages(conn, run_id)})
 
 
-_FAILURES = select(runs.c.failures).where(runs.c.id == bindparam("b_id"))
+_FAILURES = select(runs.c.failures).where(_THIS_RUN)
 
 
 @functools.lru_cache(maxsize=16)
 def _add_to_run(names: tuple[str, ...]) -> Update:
     """Counters of the run increased by bound amounts (`n_<name>`), built once per set."""
-    return update(runs).where(runs.c.id == bindparam("b_id")).values(
+    return update(runs).where(_THIS_RUN).values(
         {name: runs.c[name] + bindparam(f"n_{name}", type_=Integer) for name in names})
 
 
