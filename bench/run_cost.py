@@ -89,9 +89,8 @@ def measure(site: Any, runs: int, kind: str, data_dir: str) -> dict[str, list[fl
     gc.freeze()  # (as the fork server does before it forks a shared process)
     from twisted.internet import reactor
 
-    queue = [(name, one) for pair in zip(stored or [None] * runs, plain or [None] * runs,
-                                         strict=True)
-             for name, one in zip(("stored", "plain"), pair, strict=True) if one is not None]
+    kinds = {name: jobs for name, jobs in (("stored", stored), ("plain", plain)) if jobs}
+    queue = [(name, jobs[i]) for i in range(runs) for name, jobs in kinds.items()]  # alternating
     costs: dict[str, list[float]] = {}
 
     def next_run() -> None:
