@@ -71,8 +71,7 @@ def view(row: Row, base_url: str, data_dir: Path) -> dict[str, Any]:
         # Sizes as recorded on the run by whoever rendered its files (engine/results.py); a
         # stat only for runs rendered before the store kept them (or not rendered yet).
         sizes = row.get("run_result_sizes")
-        formats = row["formats"] if "formats" in row else row["scheme"].get("formats", ["jsonl"])
-        for fmt in ["jsonl"] if formats is None else formats:
+        for fmt in row["formats"] or ["jsonl"]:
             result_list.append({
                 "format": fmt,
                 "file_url": f"{base_url}/v1/tasks/{row['id']}/store?format={fmt}",

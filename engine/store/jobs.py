@@ -122,8 +122,9 @@ def start(store: Store, tenant_id: str, name: str, scheme: Scheme,
 
 def _restart(conn: Connection, task_id: str, scheme: Scheme, from_scratch: bool) -> Row | None:
     old = conn.execute(select(tasks.c.payload_id).where(tasks.c.id == task_id)).scalar_one()
+    dumped = scheme.model_dump(mode="json")
     conn.execute(update(tasks).where(tasks.c.id == task_id).values(
-        scheme=scheme.model_dump(mode="json"), payload_id=scheme.payload_id))
+        scheme=dumped, formats=dumped["formats"], payload_id=scheme.payload_id))
     stopped = None
     run = _active_run(conn, task_id)
     if run is not None and old != scheme.payload_id:  # its process runs the old settings

@@ -133,6 +133,7 @@ class Store:
             "tenant_id": tenant_id,
             "kind": kind,
             "scheme": dict(scheme),
+            "formats": scheme.get("formats"),
             "payload_id": payload_id,
             "collected": False,
             "created_at": now,

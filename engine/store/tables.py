@@ -61,6 +61,9 @@ tasks = Table(
     Column("postback_format", String(10)),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The scheme's `formats`, all a task object shows of it: a listing reads them without
+    # parsing every task's whole scheme (which may list thousands of URLs).
+    Column("formats", JSON),
     Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
     Index("ix_tasks_tenant_id_id", "tenant_id", "id"),  # list pages: keyset by id per tenant
 )

@@ -30,15 +30,15 @@ LEAN_JSON = ("formats", "run_failures", "run_warnings", "run_result_sizes")
 
 def _joined(lean: bool = False) -> Select[Any]:
     """Tasks joined with their latest runs. `lean` (the API's reads): with the scheme's
-    `formats` (all a task object shows of it) instead of the whole scheme, which may list
-    thousands of URLs, and JSON values as their text (LEAN_JSON): a lean row is hashable, and
-    the API knows a task object it has made before by its row (control_api/web/views.py)."""
+    task's `formats` column (all a task object shows of its scheme) without the scheme, which
+    may list thousands of URLs, and JSON values as their text (LEAN_JSON): a lean row is
+    hashable, and the API knows a task object it has made before by its row
+    (control_api/web/views.py)."""
     run_columns = [runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS]
     if not lean:
         return select(tasks, *run_columns).join(runs, runs.c.id == tasks.c.run_id,
                                                 isouter=True)
-    columns: list[Any] = [c for c in tasks.c if c.name != "scheme"]
-    columns += [tasks.c.scheme["formats"].label("formats"), *run_columns]
+    columns: list[Any] = [c for c in tasks.c if c.name != "scheme"] + run_columns
     return select(*(cast(c, Text).label(c.name) if c.name in LEAN_JSON else c for c in columns)
                   ).join(runs, runs.c.id == tasks.c.run_id, isouter=True)
 

@@ -92,6 +92,7 @@ def test_store_of_a_release_before_migrations_is_brought_to_head(new_url: NewUrl
         assert revision(url) == schema.HEAD
         task = store.get_task(ids["task"])
         assert task is not None and task["scheme"] == SCHEME and task["tag"] == "kept"
+        assert task["formats"] == SCHEME["formats"]  # (0006: kept beside the scheme)
         assert list(store.iter_items(ids["run"])) == ITEMS
         queued = store.queue_run(ids["task"], launcher="scrapyd:" + "n" * 80)  # wider now
         assert store.get_run(queued["id"]) is not None
