@@ -148,7 +148,9 @@ class StoreScheduler(BaseScheduler):
     def _wake(self) -> None:
         """An idle crawl is asked for requests every 5 s only (Scrapy's engine heartbeat):
         other processes of the run add pages meanwhile, so look for them sooner, and hand one
-        to the engine (`crawl`, public), which then asks for the rest."""
+        to the engine (`crawl`, public), which then asks for the rest. Once the others are done
+        and nothing is left, the engine checks whether it is idle now (what the heartbeat
+        would do up to 5 s later), and so closes the spider as the run's work ends."""
         engine = self.crawler.engine
         if engine is None or not engine.running or self.memory or self.window:
             return
@@ -157,6 +159,8 @@ class StoreScheduler(BaseScheduler):
             engine.crawl(self._request(self.window.popleft()))
         elif self.has_pending_requests():
             self.wake.schedule(POLL_AFTER)
+        elif engine._slot is not None:  # (no public way: `crawl` wakes it with a request)
+            engine._slot.nextcall.schedule()
 
     def __len__(self) -> int:
         return len(self.memory) + len(self.window) + len(self.new)

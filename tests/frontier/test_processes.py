@@ -1,6 +1,6 @@
 """`"processes": N`: N crawl processes on one run's frontier, on SQLite and on PostgreSQL;
 every page fetched once, limits.max_pages exact, the run ends once the frontier is empty and
-all its processes are done."""
+all its processes are done, and no later."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.frontier.conftest import (
     token,
 )
 from tests.site.fixture import TestSite
+from tests.support.wait import wait_until
 
 
 def test_two_processes_share_one_frontier_with_exact_limits(backend: Server,
@@ -52,3 +53,21 @@ def test_two_processes_keep_exactly_max_items(backend: Server, site: TestSite) -
     assert "limits.max_items (40) reached: the crawl was stopped" in done["warnings"], done
     rows = page_rows(backend, run_id(backend, task["id"]))
     assert len({r["worker"] for r in rows if r["state"] == "Handled"}) == 2, rows
+
+
+
+def test_a_process_that_waited_on_another_ends_with_the_run(backend: Server,
+                                                            site: TestSite) -> None:
+    # One page, answered after 2 s: one process fetches it and ends the run, the other waits
+    # for it to be done (it might fail and go back to the frontier). Scrapy's engine checks on
+    # its own whether it is idle every 5 s only: the waiting process must see the page done
+    # and end then, not hold a crawl process's place for 4 s more.
+    scheme = {"start_urls": [site.abs(f"/slow/?delay=2&t={token()}")], "processes": 2,
+              "item": {"fields": [{"name": "value", "selector": "CSS: p.value"}]}}
+    task = backend.create(scheme)
+    done = backend.wait_status(task["id"], "completed", "error", timeout=60)
+    assert done["status"] == "completed" and done["items"] == 1, done
+    log = backend.data_dir / "logs" / f"{run_id(backend, task['id'])}.log"
+    assert log.read_text().count("Spider opened") == 2  # (both processes ran)
+    wait_until(lambda: log.read_text().count("Spider closed (finished)") == 2, timeout=2,
+               message="the waiting process to end with the run")
