@@ -26,19 +26,22 @@ RUN_COLUMNS = ("status", "error", "requests", "pages", "failed", "queued", "item
 
 # A lean row's JSON values, as their text (`decode` turns them into values).
 LEAN_JSON = ("formats", "run_failures", "run_warnings", "run_result_sizes")
+# What a lean row leaves out: what no task object shows (each column is read, hashed and
+# compared for every task of a listing: control_api/web/views.py).
+NOT_SHOWN = ("scheme", "tenant_id", "run_cancel_requested", "run_launcher", "run_handle")
 
 
 def _joined(lean: bool = False) -> Select[Any]:
     """Tasks joined with their latest runs. `lean` (the API's reads): with the scheme's
     task's `formats` column (all a task object shows of its scheme) without the scheme, which
-    may list thousands of URLs, and JSON values as their text (LEAN_JSON): a lean row is
-    hashable, and the API knows a task object it has made before by its row
-    (control_api/web/views.py)."""
+    may list thousands of URLs, nor any other column no task object shows (NOT_SHOWN), and
+    JSON values as their text (LEAN_JSON): a lean row is hashable, and the API knows a task
+    object it has made before by its row (control_api/web/views.py)."""
     run_columns = [runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS]
     if not lean:
         return select(tasks, *run_columns).join(runs, runs.c.id == tasks.c.run_id,
                                                 isouter=True)
-    columns: list[Any] = [c for c in tasks.c if c.name != "scheme"] + run_columns
+    columns = [c for c in [*tasks.c, *run_columns] if c.name not in NOT_SHOWN]
     return select(*(cast(c, Text).label(c.name) if c.name in LEAN_JSON else c for c in columns)
                   ).join(runs, runs.c.id == tasks.c.run_id, isouter=True)
 
