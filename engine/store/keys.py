@@ -65,7 +65,7 @@ _KEY = select(api_keys.c.id, api_keys.c.tenant_id).where(
 
 def find_key(store: Store, key_hash: str) -> Key | None:
     """The (key id, tenant id) of a key that is not revoked, by its hash."""
-    with store.engine.connect() as conn:
+    with store.reads.connect() as conn:
         return key_by_hash(conn, key_hash)
 
 

@@ -87,7 +87,7 @@ def get_by_key(store: Store, key_hash: str, task_id: str
     """The caller's key (None: not valid) and its tenant's task joined with its latest run as
     a lean row (None: no such task for that tenant), in one store round trip (a second
     statement only when the first finds nothing, to tell a bad key from a missing task)."""
-    with store.engine.connect() as conn:
+    with store.reads.connect() as conn:
         found = conn.execute(_BY_KEY, {"key_hash": key_hash, "task_id": task_id}).first()
         if found is None:
             return key_by_hash(conn, key_hash), None
@@ -100,7 +100,7 @@ def list_page_by_key(store: Store, key_hash: str, *, status: str | None, tag: st
     """The caller's key and, when it is valid, one page of its tenant's tasks as lean rows
     from the cursor `start` (a task id, inclusive), and the cursors of the next and previous
     pages; on one connection."""
-    with store.engine.connect() as conn:
+    with store.reads.connect() as conn:
         key = key_by_hash(conn, key_hash)
         if key is None:
             return None, ([], None, None)
