@@ -60,10 +60,14 @@ class RunLogRouter(logging.Handler):
             handler.close()
 
     def handle(self, record: logging.LogRecord) -> bool:
-        # Each target handler filters by its own level and takes its own lock.
+        # The root logger passes every record (Scrapy sets it to NOTSET and filters in its
+        # handler): below the target's level, a record is not written (`Handler.handle` does
+        # not look at levels; `Logger.callHandlers` does, for the handlers it calls itself).
         crawler = crawler_of(record) or self.current or self.alone
         target = self.files.get(id(crawler)) if crawler is not None else None
-        (target or self.fallback).handle(record)
+        target = target or self.fallback
+        if record.levelno >= target.level:
+            target.handle(record)  # (it takes its own lock)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:  # (handle does the work)

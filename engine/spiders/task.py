@@ -117,6 +117,11 @@ class TaskSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         if is_job(self.settings):
             return
+        urls = self.scheme.start_urls
+        if urls:  # (at INFO, the crawl log names no page: this line says where it began)
+            more = len(urls) - 1
+            self.logger.info("starting at %s%s", urls[0],
+                             f" and {more} more start URL{'s' * (more > 1)}" if more else "")
         if self.scheme.login is not None:  # the first requests come once logged in
             yield LoginFlow(self.scheme.login, self.first_requests, self.page_failed).request()
             return
