@@ -43,6 +43,10 @@ KILL_AFTER = 10.0  # seconds between SIGTERM (Scrapy's graceful stop) and SIGKIL
 RESPAWN_AFTER = 1.0  # seconds before a fork server that exited is started again
 RECOVER_AGAIN = 5.0  # seconds before a dead crawl's run is taken back again, if that failed
 READY_SHARED = 2  # idle shared crawl processes kept ready, slots allowing (each takes one)
+# Idle shared processes that die (their store refused them, say) are made again after a
+# delay that doubles with each such death, up to this many seconds: at once, the launcher
+# forked some 35 a second, each leaving a log file, for as long as the cause lasted.
+READY_AGAIN_MAX = 30.0
 
 
 __all__ = ["Launcher", "LocalLauncher", "claim", "recover", "settle"]
@@ -122,6 +126,8 @@ class LocalLauncher:
         self.shared: dict[int, SharedProcess] = {}  # by the number the launcher gave it
         self._shared_by_pid: dict[int, SharedProcess] = {}
         self._shared_count = 0
+        self._idle_deaths = 0  # idle shared processes that died since one last ran a run
+        self._ready_after = 0.0  # no new idle shared process before this (reactor seconds)
         self._claiming = False
         self._kick_again = False  # asked to kick while claiming: claim again once done
         self._placing: list[tuple[str, str]] = []  # (run id, handle) to write, in one go
@@ -270,6 +276,8 @@ class LocalLauncher:
         instead of waiting for a process to be forked and its reactor made."""
         if not self.sharing or self._stopping or self._claiming:
             return
+        if self.reactor.seconds() < self._ready_after:
+            return
         for _ in range(min(READY_SHARED - len(self._idle_shared()), self.free)):
             self._new_shared()
 
@@ -385,6 +393,8 @@ class LocalLauncher:
         process = self._shared_by_pid.pop(pid, None)
         if process is not None:  # every run it still had died with it
             self.shared.pop(process.number, None)
+            if not process.runs and not process.draining and not self._stopping:
+                self._died_idle()
             for run_id in list(process.runs):
                 self.ended(process.runs.pop(run_id), code)
             if not self._stopping:
@@ -416,8 +426,19 @@ class LocalLauncher:
         d = threads.deferToThread(runs.place_all, self.store, placed)
         d.addErrback(lambda f: logger.error("placing runs failed: %s", f.getTraceback()))
 
+    def _died_idle(self) -> None:
+        """An idle shared process died, not told to: the next ones wait, longer each time."""
+        self._idle_deaths += 1
+        delay = min(READY_AGAIN_MAX, RESPAWN_AFTER * 2 ** (self._idle_deaths - 1))
+        self._ready_after = self.reactor.seconds() + delay
+        logger.error("an idle shared crawl process exited (%d in a row); the next in %.0f s "
+                     "(its log: logs/shared/)", self._idle_deaths, delay)
+        self.reactor.callLater(delay, self.kick)
+
     def shared_run_ended(self, number: int, run_id: str, code: int,
                          reason: str | None = None) -> None:
+        if reason == "finished":  # shared processes work again
+            self._idle_deaths, self._ready_after = 0, 0.0
         process = self.shared.get(number)
         if process is not None and process.alone == run_id and reason != "finished":
             # A run that had the process to itself and was stopped (cancelled, paused, out of

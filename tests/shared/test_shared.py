@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 from control_api.launchers.processes import pid_alive
@@ -218,3 +219,46 @@ def test_a_cancelled_run_alone_in_a_shared_process_is_killed_when_it_does_not_st
     assert server.ok("POST", f"/v1/tasks/{task['id']}/cancel")["status"] == "cancelled"
     wait_until(lambda: not pid_alive(int(pid)), 25, message="the process to be killed")
     assert server.task(task["id"])["status"] == "cancelled"
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError):
+            if entry.name.isdigit() and int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_idle_shared_processes_that_die_are_made_again_ever_more_slowly(
+        tmp_path: Path) -> None:
+    """Idle shared processes that cannot open the store (here: it is newer than the code)
+    die as they start: the launcher makes the next ones after 1 s, 2 s, 4 s, ... instead of
+    forking new ones as fast as they die, each leaving a log file."""
+    from sqlalchemy import create_engine, text
+
+    server = start_server(tmp_path / "data", CRAWLPLANE_SHARED_RUNS=str(SHARED_RUNS))
+    try:
+        logs = server.data_dir / "logs" / "shared"
+        wait_until(lambda: len(list(logs.glob("*.log"))) >= 2, timeout=15,
+                   message="the ready shared processes")
+        engine = create_engine(f"sqlite:///{server.data_dir / 'crawlplane.db'}")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        engine.dispose()
+        (fork_server,) = children(server.pid)
+        ready = children(fork_server)
+        assert len(ready) == 2, ready
+        for pid in ready:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(5)
+        made = len(list(logs.glob("*.log")))
+        # 2 ready, then 2 after 2 s (the second death's wait), then 1 after the 4 s of the third
+        # and fourth's at the most (forking them all as they died made some 35 a second).
+        assert 3 <= made <= 7, made
+        log = "\n".join(path.read_text() for path in logs.glob("*.log"))
+        assert "newer than this Crawlplane knows" in log, log
+    finally:
+        server.stop()
