@@ -88,7 +88,7 @@ class Store:
         # 10): with SQLAlchemy's 5, reads under load opened and closed one per request.
         self.engine: Engine = create_engine(url, future=True, pool_size=POOL_SIZE,
                                             pool_pre_ping=not url.startswith("sqlite"))
-        # The API's hot reads (a task, a listing): each statement its own transaction. On
+        # The API's hot reads (a task, a listing, a key): each statement its own transaction. On
         # PostgreSQL (READ COMMITTED: every statement of a transaction sees its own snapshot
         # anyway) that spares a BEGIN and a ROLLBACK round trip per read; SQLite's driver
         # begins no transaction for a read.

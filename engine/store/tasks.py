@@ -32,11 +32,11 @@ NOT_SHOWN = ("scheme", "tenant_id", "run_cancel_requested", "run_launcher", "run
 
 
 def _joined(lean: bool = False) -> Select[Any]:
-    """Tasks joined with their latest runs. `lean` (the API's reads): with the scheme's
-    task's `formats` column (all a task object shows of its scheme) without the scheme, which
-    may list thousands of URLs, nor any other column no task object shows (NOT_SHOWN), and
-    JSON values as their text (LEAN_JSON): a lean row is hashable, and the API knows a task
-    object it has made before by its row (control_api/web/views.py)."""
+    """Tasks joined with their latest runs. `lean` (the API's reads): with the task's
+    `formats` column (all a task object shows of its scheme) and without the scheme, which may
+    list thousands of URLs, or any other column no task object shows (NOT_SHOWN); JSON values
+    as their text (LEAN_JSON): a lean row is hashable, and the API knows a task object it has
+    made before by its row (control_api/web/views.py)."""
     run_columns = [runs.c[name].label(f"run_{name}") for name in RUN_COLUMNS]
     if not lean:
         return select(tasks, *run_columns).join(runs, runs.c.id == tasks.c.run_id,
