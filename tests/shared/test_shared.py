@@ -242,7 +242,7 @@ def test_idle_shared_processes_that_die_are_made_again_ever_more_slowly(
     server = start_server(tmp_path / "data", CRAWLPLANE_SHARED_RUNS=str(SHARED_RUNS))
     try:
         logs = server.data_dir / "logs" / "shared"
-        wait_until(lambda: len(list(logs.glob("*.log"))) >= 2, timeout=15,
+        wait_until(lambda: list(logs.glob("*.log")), timeout=15,
                    message="the ready shared processes")
         engine = create_engine(f"sqlite:///{server.data_dir / 'crawlplane.db'}")
         with engine.begin() as conn:
@@ -250,14 +250,15 @@ def test_idle_shared_processes_that_die_are_made_again_ever_more_slowly(
         engine.dispose()
         (fork_server,) = children(server.pid)
         ready = children(fork_server)
-        assert len(ready) == 2, ready
+        assert ready, "no shared process to kill"
+        before = len(list(logs.glob("*.log")))
         for pid in ready:
             os.kill(pid, signal.SIGKILL)
-        time.sleep(5)
-        made = len(list(logs.glob("*.log")))
-        # 2 ready, then 2 after 2 s (the second death's wait), then 1 after the 4 s of the third
-        # and fourth's at the most (forking them all as they died made some 35 a second).
-        assert 3 <= made <= 7, made
+        time.sleep(6)
+        made = len(list(logs.glob("*.log"))) - before
+        # The first deaths wait 1 s and 2 s, the next ones 4 s and 8 s: in 6 s, two to four
+        # new ones (forking them as they died made some 35 a second: 269 in 5 s).
+        assert 1 <= made <= 6, made
         log = "\n".join(path.read_text() for path in logs.glob("*.log"))
         assert "newer than this Crawlplane knows" in log, log
     finally:
