@@ -35,11 +35,6 @@ from engine.store_access import crawl_store
 
 logger = logging.getLogger(__name__)
 POLL_AFTER = 0.25  # seconds between store polls that found nothing to claim
-# The same with other processes on the run: they add pages and finish theirs at any time, and a
-# process that waits for them starts (and ends) that much later; a poll that finds nothing is a
-# read or two (a 1,000-page crawl in two processes took 0.3 s to start the second and ended
-# 0.45 s after its last page at 0.25).
-SHARED_POLL_AFTER = 0.05
 
 
 class StoreScheduler(BaseScheduler):
@@ -51,7 +46,6 @@ class StoreScheduler(BaseScheduler):
         self.task_id: str = settings.get("CRAWLPLANE_TASK_ID")
         self.batch = settings.getint("CRAWLPLANE_FRONTIER_BATCH")
         self.processes = settings.getint("CRAWLPLANE_RUN_PROCESSES", 1)
-        self.poll_after = POLL_AFTER if self.processes <= 1 else SHARED_POLL_AFTER
         self.worker = worker_name(settings)
         self.new: list[Row] = []  # pages the spider made, not in the store yet
         self.window: deque[Row] = deque()  # claimed pages not handed to the engine yet
@@ -115,7 +109,7 @@ class StoreScheduler(BaseScheduler):
             return False
         now = time.monotonic()
         if now >= self.next_check:
-            self.next_check = now + self.poll_after
+            self.next_check = now + POLL_AFTER
             try:
                 self.store_waits = frontier.waiting(self.store, self.run_id, self.worker)
             except Exception:  # the store is down: the crawl waits for it (the recorder
@@ -142,7 +136,7 @@ class StoreScheduler(BaseScheduler):
             self._refill()
         if not self.window:
             if self.processes > 1:
-                self.wake.schedule(self.poll_after)
+                self.wake.schedule(POLL_AFTER)
             return None
         return self._request(self.window.popleft())
 
@@ -164,7 +158,7 @@ class StoreScheduler(BaseScheduler):
         if self.window:
             engine.crawl(self._request(self.window.popleft()))
         elif self.has_pending_requests():
-            self.wake.schedule(self.poll_after)
+            self.wake.schedule(POLL_AFTER)
         elif engine._slot is not None:  # (no public way: `crawl` wakes it with a request)
             engine._slot.nextcall.schedule()
 
@@ -226,9 +220,9 @@ class StoreScheduler(BaseScheduler):
         except Exception as exc:  # the store is down: nothing is lost, try again later
             logger.error("the store did not take new pages or give claimed ones: %s", exc,
                          extra={"crawler": self.crawler})
-            self.next_poll = now + self.poll_after
+            self.next_poll = now + POLL_AFTER
             return
         if rows:
             self.window.extend(rows)
         elif size:  # the store had none: look again later
-            self.next_poll = now + self.poll_after
+            self.next_poll = now + POLL_AFTER
