@@ -55,7 +55,6 @@ def test_two_processes_keep_exactly_max_items(backend: Server, site: TestSite) -
     assert len({r["worker"] for r in rows if r["state"] == "Handled"}) == 2, rows
 
 
-
 def test_a_process_that_waited_on_another_ends_with_the_run(backend: Server,
                                                             site: TestSite) -> None:
     # One page, answered after 2 s: one process fetches it and ends the run, the other waits
