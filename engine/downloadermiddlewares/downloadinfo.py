@@ -22,6 +22,7 @@ from scrapy.http.headers import Headers
 
 ATTEMPTS = "cp_attempts"
 SCHEDULED_AT = "cp_scheduled_at"
+HEADERS_AT = "cp_headers_at"  # when this attempt's response headers came (wall clock)
 CRAWL_DELAY = "cp_crawl_delay"  # set by the politeness middleware when it applied a delay
 
 
@@ -115,6 +116,7 @@ class DownloadInfoMiddleware:
         # too, but nothing was sent: no attempt to record.
         self.sending: set[Request] = set()
         crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self.headers_received, signal=signals.headers_received)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DownloadInfoMiddleware:
@@ -123,9 +125,15 @@ class DownloadInfoMiddleware:
     def request_scheduled(self, request: Request, spider: Spider) -> None:
         request.meta[SCHEDULED_AT] = time.time()
 
+    def headers_received(self, request: Request, **_: Any) -> None:
+        # Scrapy's download_latency runs from the send to the headers: the send time is this
+        # less that, not the time the whole body came less it.
+        request.meta[HEADERS_AT] = time.time()
+
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         request.meta.setdefault(ATTEMPTS, [])
         request.meta.setdefault(SCHEDULED_AT, time.time())
+        request.meta.pop(HEADERS_AT, None)  # a retry's or redirect's copy of the last attempt's
         self.sending.add(request)
 
     def process_response(
@@ -160,7 +168,10 @@ class DownloadInfoMiddleware:
         # Scrapy measures latency up to the response headers; without it (an error), the
         # attempt lasted until now from when it left the scheduler.
         scheduled = request.meta.get(SCHEDULED_AT, now)
-        started = now - latency if latency is not None else scheduled
+        if latency is not None:
+            started = request.meta.get(HEADERS_AT, now) - latency
+        else:
+            started = scheduled
         return {
             "Method": request.method,
             "Url": request.url,

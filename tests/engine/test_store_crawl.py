@@ -27,6 +27,7 @@ def run(site: TestSite, tmp_path_factory: pytest.TempPathFactory) -> StoredCrawl
             f"{base}/image.png",
             f"{base}/private/secret/",
             f"{base}/slow/?delay=0.8",
+            f"{base}/slow/?delay=0.8&body=1",
             f"{base}/slow/?delay=5",
             f"{base}/cookies/set/?a=1&b=two",
             f"{base}/redirect-loop/",
@@ -59,8 +60,8 @@ def test_run_row(run: StoredCrawl) -> None:
     row = run.run()
     assert row["status"] == "completed" and row["error"] is None
     pages = run.pages()
-    assert row["pages"] == len(pages) == 12  # 11 start URLs and the /cookies/ detail page
-    assert row["items"] == len(run.stored_items()) == len(run.items()) == 5
+    assert row["pages"] == len(pages) == 13  # 12 start URLs and the /cookies/ detail page
+    assert row["items"] == len(run.stored_items()) == len(run.items()) == 6
     assert row["queued"] == 0 and row["started_at"] <= row["ended_at"]
 
 
@@ -141,6 +142,17 @@ def test_slow_pages(site: TestSite, run: StoredCrawl) -> None:
     infos = run.infos(timed_out["url"])
     assert len(infos) == 2 and all("TimeoutError" in i["Error"] for i in infos)
     assert all(1.4 <= i["DownloadTimeSec"] < 4 for i in infos)
+
+
+def test_a_slow_body_is_timed_from_the_send(site: TestSite, run: StoredCrawl) -> None:
+    # The headers come at once and the body 0.8 s later: the attempt began when the site got
+    # the request, and lasted until the body came.
+    path = "/slow/?delay=0.8&body=1"
+    (info,) = run.infos(site.url + path)
+    (entry,) = logged(run, path)
+    sent = datetime.fromisoformat(info["RequestDateUtc"].replace("Z", "+00:00"))
+    assert abs(sent.timestamp() - entry["time"]) < 0.3, (info, entry["time"])
+    assert info["IsSuccess"] and 0.75 <= info["DownloadTimeSec"] < 3
 
 
 def test_cookies_set_and_sent(site: TestSite, run: StoredCrawl) -> None:

@@ -109,16 +109,21 @@ class Status(Leaf):
 
 
 class Slow(Leaf):
-    """/slow/?delay=<seconds>: answers after the delay without blocking the reactor."""
+    """/slow/?delay=<seconds>: answers after the delay without blocking the reactor;
+    with body=1, sends the headers and the page's first bytes at once and the rest after it."""
 
     def render_GET(self, request: Request) -> Any:
         try:
             delay = float(arg(request, "delay") or 1)
         except ValueError:
             delay = 1.0
+        page = send_html(request, "Slow", f'<h1>Slow</h1><p class="value">{delay}</p>')
+        if arg(request, "body"):
+            request.write(page[:16])
+            page = page[16:]
 
         def answer() -> None:
-            request.write(send_html(request, "Slow", f'<h1>Slow</h1><p class="value">{delay}</p>'))
+            request.write(page)
             request.finish()
 
         call = reactor.callLater(delay, answer)
