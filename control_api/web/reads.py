@@ -20,13 +20,14 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-Read = tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]
+Read = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], Deferred[Any]]
 MAX_BATCH = 32  # reads per batch: a long queue is split, so that none waits for too many
 POSTGRES_LANES = 4  # batches in the pool at once on PostgreSQL (of the pool's 10 threads)
 
 
 class ReadBatches:
-    """`await reads(f, *args)`: `f(*args)` in the reactor's thread pool, in a batch."""
+    """`await reads(f, *args, **kwargs)`: `f(*args, **kwargs)` in the reactor's thread pool,
+    in a batch."""
 
     def __init__(self, lanes: int = 1, max_batch: int = MAX_BATCH):
         self.lanes = lanes
@@ -34,9 +35,9 @@ class ReadBatches:
         self.waiting: list[Read] = []
         self.running = 0  # batches in the pool
 
-    def __call__(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    def __call__(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
         answer: Deferred[Any] = Deferred()
-        self.waiting.append((f, args, answer))
+        self.waiting.append((f, args, kwargs, answer))
         if self.running < self.lanes:
             self._next()
         return answer
@@ -52,7 +53,7 @@ class ReadBatches:
         if isinstance(results, Failure):  # (what `_run` does not catch): every read's answer
             results = [results] * len(batch)
         self._next()  # the next batch goes first: the callbacks below may take a while
-        for result, (_, _, answer) in zip(results, batch, strict=True):
+        for result, (_, _, _, answer) in zip(results, batch, strict=True):
             if isinstance(result, Failure):
                 answer.errback(result)
             else:
@@ -62,11 +63,13 @@ class ReadBatches:
 def _run(batch: list[Read]) -> list[Any]:
     """In a pool thread: each read's result, or its failure (one read's error is its own).
     A read asked for more than once in the batch (one task polled over several connections)
-    is done once: each was asked before the batch ran, and gets the store as it was then."""
+    is done once (the same function with equal arguments: one task, or one listing, polled
+    over several connections): each was asked before the batch ran, and gets the store as it
+    was then."""
     results: list[Any] = []
     done: dict[Any, Any] = {}
-    for f, args, _ in batch:
-        key: Any = (f, args)
+    for f, args, kwargs, _ in batch:
+        key: Any = (f, args, tuple(sorted(kwargs.items())))
         try:
             hash(key)
         except TypeError:  # arguments that cannot be told apart: done each time
@@ -75,7 +78,7 @@ def _run(batch: list[Read]) -> list[Any]:
             results.append(done[key])
             continue
         try:
-            result = f(*args)
+            result = f(*args, **kwargs)
         except Exception:
             result = Failure()
         results.append(result)

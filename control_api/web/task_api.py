@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -128,9 +127,9 @@ class TaskAPI:
             "take": query_int(request, "take", 20, 1, 100),
             "order": query_choice(request, "order", ("asc", "desc"), "asc") or "asc",
         }
+        # Keyword arguments, not a partial: equal listings asked meanwhile are read once.
         key, (rows, following, previous) = await self.ctx.reads(
-            partial(list_page_by_key, start=query_arg(request, "from"), **filters),
-            self.store, key_hash)
+            list_page_by_key, self.store, key_hash, start=query_arg(request, "from"), **filters)
         self.ctx.auth.admit(key)
         base = self.base_url(request)
         links = {"next": self._page_link(base, request, filters, following),

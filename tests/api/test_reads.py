@@ -106,13 +106,23 @@ async def test_the_same_read_asked_twice_in_a_batch_is_done_once() -> None:
         calls.append("count")
         return len(rows)
 
+    def listing(tenant: str, *, take: int, status: str | None) -> str:
+        calls.append(f"{tenant} {take} {status}")
+        return f"{take} {status} tasks of {tenant}"
+
     first = reads(gate.wait, 10)  # holds the pool while the next batch gathers
     polls = [reads(read, "t1"), reads(read, "t2"), reads(read, "t1"), reads(read, "t1")]
     unhashable = [reads(count, [1, 2]), reads(count, [1, 2])]
+    listings = [reads(listing, "a", take=100, status=None),
+                reads(listing, "a", status=None, take=100),  # the same, keywords reordered
+                reads(listing, "a", take=100, status="running")]
     gate.set()
     await first
     assert await defer.gatherResults(polls) == ["row of t1", "row of t2", "row of t1",
                                                 "row of t1"]
     assert await defer.gatherResults(unhashable) == [2, 2]
-    # t1 read once for its three callers; arguments that cannot be keyed, each time.
-    assert sorted(calls) == ["count", "count", "t1", "t2"]
+    assert await defer.gatherResults(listings) == ["100 None tasks of a"] * 2 + [
+        "100 running tasks of a"]
+    # t1 read once for its three callers, the same listing once for its two; arguments that
+    # cannot be keyed, each time.
+    assert sorted(calls) == ["a 100 None", "a 100 running", "count", "count", "t1", "t2"]
