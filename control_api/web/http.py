@@ -28,7 +28,10 @@ def send_json_text(request: IRequest, text: str, status: int = 200,
     """A body encoded already, as `send_json` encodes (control_api/web/views.py)."""
     request.setResponseCode(status, HTTPStatus(status).phrase.encode())
     request.setHeader(b"Content-Type", content_type.encode())
-    return text.encode("utf-8")
+    body = text.encode("utf-8")
+    # Its length, known: Twisted would otherwise send the body chunked.
+    request.setHeader(b"Content-Length", b"%d" % len(body))
+    return body
 
 
 def query_arg(request: IRequest, name: str) -> str | None:
