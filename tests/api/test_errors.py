@@ -29,6 +29,9 @@ def scheme(site: TestSite, **extra: Any) -> dict[str, Any]:
 
 def test_health_openapi_and_docs_need_no_key(api: ApiServer) -> None:
     assert api.ok("GET", "/health", key=None) == {"status": "ok"}
+    health = api.call("GET", "/health", key=None)  # its length told, not sent chunked
+    assert health.headers["content-length"] == str(len(health.body))
+    assert "transfer-encoding" not in health.headers
     spec = api.ok("GET", "/openapi.json", key=None)
     assert spec["openapi"].startswith("3.1")
     assert spec["servers"] == [{"url": api.url}]
