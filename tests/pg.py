@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import psycopg
 
+from tests.support.wait import wait_until
+
 ADMIN_URL = os.environ.get("CRAWLPLANE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -32,3 +34,31 @@ def fresh_database(prefix: str = "crawlplane_test") -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def end_connections(url: str) -> None:
+    """End every connection to the database of `url` (as a restart of the server would)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (url.rsplit("/", 1)[1],))
+
+
+@contextmanager
+def unreachable(url: str) -> Iterator[None]:
+    """The database of `url` unreachable inside: renamed away, its connections ended."""
+    name = url.rsplit("/", 1)[1]
+    away = f"{name}_away"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        def renamed() -> bool:  # (a connection may come back between the two statements)
+            end_connections(url)
+            try:
+                admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{away}"')
+            except psycopg.errors.ObjectInUse:
+                return False
+            return True
+
+        wait_until(renamed, 10, interval=0.05, message="the database renamed away")
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{away}" RENAME TO "{name}"')

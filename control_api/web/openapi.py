@@ -42,7 +42,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _op(summary: str, responses: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "security": [{"header": []}, {"query": []}],
-            "responses": {**responses, **_errors(401, 429, *errors)}, **extra}
+            "responses": {**responses,
+                          **_errors(401, 429, openapi_v2.STORE_UNAVAILABLE, *errors)}, **extra}
 
 
 TASK_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]

@@ -77,6 +77,9 @@ SCRAPED = {"type": "array", "items": {
 # Any request may answer these, before it reaches its endpoint (control_api/web/routing.py and
 # channel.py): a URL that is not UTF-8 or holds a NUL, a request line or headers too long.
 ANY_REQUEST = (400, 414, 431)
+# Any request with a key (checked in the store) while the store cannot be reached or stays
+# busy, with Retry-After (control_api/web/problems.py).
+STORE_UNAVAILABLE = 503
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -86,7 +89,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "problem details", "content": {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        for code in sorted({*ANY_REQUEST, 401, 405, 429, *codes})}
+        for code in sorted({*ANY_REQUEST, 401, 405, 429, STORE_UNAVAILABLE, *codes})}
 
 
 def _op(summary: str, ok: dict[str, Any], *errors: int, **extra: Any) -> dict[str, Any]:

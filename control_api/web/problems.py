@@ -1,7 +1,8 @@
 """Errors as problem+json (DESIGN.md decision 6): the one mapping every Klein app uses.
 
 Domain exceptions (web/errors.py) keep their status; werkzeug's routing errors become 404 or
-405 with `Allow`; anything else is a logged 500 that tells the client nothing more.
+405 with `Allow`; a store that cannot be reached or stays busy is a 503 with `Retry-After`;
+anything else is a logged 500 that tells the client nothing more.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 from typing import Any
 
 from klein import Klein
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException
@@ -44,6 +47,34 @@ def routing_error(request: IRequest, failure: Failure) -> bytes:
     return send_json(request, problem(status, detail), status, PROBLEM_JSON)
 
 
+STORE_RETRY_AFTER = 1  # seconds a client is told to wait when the store is unavailable
+# SQLite's errors of availability; its other OperationalErrors ("no such table") are bugs.
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the store could not be reached or stayed busy (worth a retry),
+    not that a statement was wrong: PostgreSQL's operational errors (a dropped or refused
+    connection, a database away), the pool's timeout, SQLite's lock after its busy timeout."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        return any(text in str(error.orig) for text in SQLITE_UNAVAILABLE)
+    return True
+
+
+def store_down(request: IRequest, failure: Failure) -> bytes:
+    # One line, no traceback: an outage would write one per request.
+    logger.warning("the store did not answer %s %s: %s", request.method.decode(),
+                   request.uri.decode(errors="replace"),
+                   str(failure.value).splitlines()[0])
+    request.setHeader(b"Retry-After", str(STORE_RETRY_AFTER).encode())
+    return send_json(request, problem(503, "the store is unavailable; try again shortly"), 503,
+                     PROBLEM_JSON)
+
+
 def bug(request: IRequest, failure: Failure) -> bytes:
     logger.error("unhandled error on %s %s: %s", request.method, request.uri,
                  failure.getTraceback())
@@ -64,4 +95,6 @@ def map_problems(app: Klein) -> None:
 
     @app.handle_errors(Exception)
     def on_bug(self: Any, request: IRequest, failure: Failure) -> bytes:
+        if failure.value is not None and store_unavailable(failure.value):
+            return store_down(request, failure)
         return bug(request, failure)

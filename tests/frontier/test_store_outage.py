@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import select
 
 from engine.store.tables import items
@@ -26,21 +25,8 @@ PAGES = 40
 
 def database_away(url: str, seconds: float) -> None:
     """The database of `url` unreachable for `seconds`: renamed, its connections ended."""
-    name = url.rsplit("/", 1)[1]
-    away = f"{name}_away"
-    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
-        def renamed() -> bool:  # (a connection may come back between the two statements)
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            try:
-                admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{away}"')
-            except psycopg.errors.ObjectInUse:
-                return False
-            return True
-
-        wait_until(renamed, 10, interval=0.05, message="the database renamed away")
+    with pg.unreachable(url):
         time.sleep(seconds)
-        admin.execute(f'ALTER DATABASE "{away}" RENAME TO "{name}"')
 
 
 def test_a_crawl_loses_nothing_while_its_store_is_down(
