@@ -62,10 +62,9 @@ class ReadBatches:
 
 def _run(batch: list[Read]) -> list[Any]:
     """In a pool thread: each read's result, or its failure (one read's error is its own).
-    A read asked for more than once in the batch (one task polled over several connections)
-    is done once (the same function with equal arguments: one task, or one listing, polled
-    over several connections): each was asked before the batch ran, and gets the store as it
-    was then."""
+    A read asked for more than once in the batch (the same function with equal arguments: one
+    task, or one listing, polled over several connections) is done once: each was asked before
+    the batch ran, and gets the store as it was then."""
     results: list[Any] = []
     done: dict[Any, Any] = {}
     for f, args, kwargs, _ in batch:
