@@ -24,7 +24,7 @@ from twisted.internet import task, threads
 from twisted.internet.interfaces import IReactorTime
 
 from control_api.launchers.base import Launcher
-from engine.store import Row, Store
+from engine.store import Row, Store, outage
 from engine.store import schedules as schedule_store
 from engine.store import tasks as task_store
 from engine.store.status import ACTIVE_STATUSES
@@ -104,7 +104,7 @@ class Scheduler:
         self._busy = True
         d = self.blocking(fire_due, self.store, self.clock.seconds())
         d.addCallback(self._fired)
-        d.addErrback(lambda f: logger.error("schedules: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "schedules", f))
         d.addBoth(self._done)
 
     def _fired(self, run_ids: list[str]) -> None:

@@ -31,7 +31,7 @@ from control_api.config import Config
 from control_api.keys import webhook_secret
 from engine import outbound
 from engine.scheme import Scheme
-from engine.store import Row, Store
+from engine.store import Row, Store, outage
 
 logger = logging.getLogger(__name__)
 USER_AGENT = "Crawlplane-Webhooks/0.1"
@@ -134,7 +134,7 @@ class WebhookSender:
         lease = self.config.webhook_timeout + LEASE_SLACK
         d = threads.deferToThread(deliveries.claim_due, self.store, room, lease)
         d.addCallback(self._send_all)
-        d.addErrback(lambda f: logger.error("claiming deliveries failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "claiming deliveries failed", f))
         d.addBoth(self._polled)
 
     def _polled(self, _: object) -> None:

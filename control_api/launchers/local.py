@@ -33,7 +33,7 @@ from control_api.launchers.shared import SharedProcess, SharedRun, pick
 from engine.frontier import worker_for
 from engine.frontier.jobs import NUDGE
 from engine.small import alone_in_shared, is_small
-from engine.store import Row, Store, runs
+from engine.store import Row, Store, outage, runs
 from engine.store.frontier import release
 from engine.store.runs import claim
 from engine.store.status import QUEUED, TERMINAL_STATUSES
@@ -220,7 +220,7 @@ class LocalLauncher:
         self._claiming = True
         d = threads.deferToThread(claim_processes, self.store, self.name, limit, fits)
         d.addCallback(self._launch_all)
-        d.addErrback(lambda f: logger.error("claiming runs failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "claiming runs failed", f))
         d.addBoth(self._claimed)
 
     def _planner(self) -> tuple[Callable[[Row], bool], int]:

@@ -11,14 +11,13 @@ import logging
 from typing import Any
 
 from klein import Klein
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import HTTPException
 
 from control_api.web.errors import ApiError, problem
 from control_api.web.http import send_json
+from engine.store import outage
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -48,28 +47,13 @@ def routing_error(request: IRequest, failure: Failure) -> bytes:
 
 
 STORE_RETRY_AFTER = 1  # seconds a client is told to wait when the store is unavailable
-# SQLite's errors of availability; its other OperationalErrors ("no such table") are bugs.
-SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
-
-
-def store_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the store could not be reached or stayed busy (worth a retry),
-    not that a statement was wrong: PostgreSQL's operational errors (a dropped or refused
-    connection, a database away), the pool's timeout, SQLite's lock after its busy timeout."""
-    if isinstance(error, PoolTimeout):
-        return True
-    if not isinstance(error, OperationalError):
-        return False
-    if type(error.orig).__module__.startswith("sqlite3"):
-        return any(text in str(error.orig) for text in SQLITE_UNAVAILABLE)
-    return True
 
 
 def store_down(request: IRequest, failure: Failure) -> bytes:
     # One line, no traceback: an outage would write one per request.
     logger.warning("the store did not answer %s %s: %s", request.method.decode(),
                    request.uri.decode(errors="replace"),
-                   str(failure.value).splitlines()[0])
+                   outage.summary(failure.value))
     request.setHeader(b"Retry-After", str(STORE_RETRY_AFTER).encode())
     return send_json(request, problem(503, "the store is unavailable; try again shortly"), 503,
                      PROBLEM_JSON)
@@ -95,6 +79,6 @@ def map_problems(app: Klein) -> None:
 
     @app.handle_errors(Exception)
     def on_bug(self: Any, request: IRequest, failure: Failure) -> bytes:
-        if failure.value is not None and store_unavailable(failure.value):
+        if outage.unavailable(failure.value):
             return store_down(request, failure)
         return bug(request, failure)
