@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.internet import task, threads
 
-from engine.store import Store, runs
+from engine.store import Store, outage, runs
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Reaper:
     def sweep(self) -> Any:
         d = threads.deferToThread(runs.expire, self.store, self.stale_after, time.time())
         d.addCallback(self._reaped)
-        d.addErrback(lambda f: logger.error("stale-run sweep failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "stale-run sweep failed", f))
         return d
 
     def _reaped(self, run_ids: list[str]) -> None:

@@ -424,7 +424,7 @@ class LocalLauncher:
     def _place_now(self) -> None:
         placed, self._placing = self._placing, []
         d = threads.deferToThread(runs.place_all, self.store, placed)
-        d.addErrback(lambda f: logger.error("placing runs failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "placing runs failed", f))
 
     def _died_idle(self) -> None:
         """An idle shared process died, not told to: the next ones wait, longer each time."""

@@ -56,7 +56,7 @@ from control_api.config import Config
 from control_api.launchers.base import poll_after, settle, stop_polling
 from control_api.launchers.scrapyd_jobs import job_id, job_worker, listing, run_of
 from control_api.launchers.scrapyd_nodes import Node, NodeError, parse_nodes
-from engine.store import Row, Store, runs
+from engine.store import Row, Store, outage, runs
 from engine.store.frontier import release
 from engine.store.runs import claim, requeue
 from engine.store.status import QUEUED, TERMINAL_STATUSES
@@ -114,7 +114,7 @@ class ScrapydLauncher:
             return
         self._busy = True
         d = defer.ensureDeferred(self._tick())
-        d.addErrback(lambda f: logger.error("Scrapyd launcher: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "Scrapyd launcher", f))
         d.addBoth(self._ticked)
 
     def _ticked(self, _: object) -> None:

@@ -31,7 +31,7 @@ from control_api.web import task_view as q
 from control_api.web.errors import TaskNotFound
 from control_api.web.offload import in_thread
 from engine.outcome import failure_key, page_error
-from engine.store import Row, Store
+from engine.store import Row, Store, outage
 from engine.store import events as queries
 from engine.store.status import INITIALIZED, TERMINAL_STATUSES
 
@@ -185,7 +185,7 @@ class EventHub:
                    for task_id, w in self.watches.items() if w.subscribers}
         d = defer.maybeDeferred(self.run_in_thread, self._read, wanted, tenants)
         d.addCallback(self._dispatch)
-        d.addErrback(lambda f: logger.error("event poll failed: %s", f.getTraceback()))
+        d.addErrback(lambda f: outage.log_failure(logger, "event poll failed", f))
 
         def again(_: object) -> None:
             self._polling = False
